@@ -1,0 +1,71 @@
+"""The ``jetracer`` command. Each subcommand lives in ``jetracer.commands.<name>`` with
+``add_arguments(parser)`` and ``run(args) -> int``; modules are imported only when used so
+``jetracer --help`` stays fast and works without torch, OpenCV or a car.
+"""
+
+import argparse
+import importlib
+import logging
+import sys
+
+from .errors import JetracerError
+
+__all__ = ["main", "COMMANDS"]
+
+#: name -> (module, one-line help)
+COMMANDS = {
+    "drive": ("drive", "drive the car (or the simulated car) with a model or the expert"),
+    "collect": ("collect", "record an expert-labelled XY dataset in the simulator"),
+    "train": ("train", "train the road-following model on XY datasets"),
+    "optimize": ("optimize", "build an inference engine (TensorRT, onnxruntime, torch) from a model"),
+    "bench": ("bench", "time the reference pipeline against ours, per stage"),
+    "teleop": ("teleop", "drive by hand with a gamepad"),
+    "display": ("display", "run the OLED status display"),
+    "battery": ("battery", "read the battery monitor"),
+    "stop": ("stop", "write neutral throttle and centred steering now"),
+    "calibrate": ("calibrate", "find steering centre/limits and throttle neutral, save to the profile"),
+    "install-services": ("install_services", "install the systemd units (drive, display, jupyter)"),
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        """Bad arguments: one line, exit 2."""
+        sys.stderr.write("%s: error: %s (see --help)\n" % (self.prog, message))
+        sys.exit(2)
+
+
+def build_parser():
+    parser = _Parser(prog="jetracer", description="Autonomous racecar stack for NVIDIA Jetson.")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(_module=module)
+        _load(module).add_arguments(p)
+    return parser
+
+
+def _load(module):
+    return importlib.import_module("jetracer.commands." + module)
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING - 10 * min(args.verbose, 2),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not args.command:
+        parser.print_help()
+        return 2
+    try:
+        return int(_load(args._module).run(args) or 0)
+    except JetracerError as exc:
+        sys.stderr.write("error: %s\n" % exc)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

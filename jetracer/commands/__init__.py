@@ -1,0 +1,1 @@
+"""One module per ``jetracer`` subcommand: ``add_arguments(parser)`` and ``run(args)``."""

@@ -1,0 +1,11 @@
+"""`jetracer drive`: placeholder until its issue lands."""
+
+from ._common import not_yet
+
+
+def add_arguments(parser):
+    pass
+
+
+def run(args):
+    not_yet("drive", "in progress")

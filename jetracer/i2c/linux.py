@@ -1,0 +1,75 @@
+"""Opening a real I2C bus (``/dev/i2c-N``) with the busio API, and saying clearly why it failed."""
+
+import errno
+import os
+import threading
+
+from ..errors import HardwareError
+
+__all__ = ["open_bus", "probe", "DEFAULT_BUS"]
+
+#: The 40-pin header's I2C (pins 3/5) is bus 1 on the Jetson Nano, and on Xavier NX/Orin Nano too
+#: it's the bus JetRacer kits are wired to; bus 7/8 on Orin are the other header pair.
+DEFAULT_BUS = 1
+
+
+def _fix_hint(bus):
+    return ("check the wiring (SDA/SCL/3V3/GND), run `i2cdetect -y -r %d`, and make sure your user "
+            "is in the i2c group (`sudo usermod -aG i2c $USER`, then log in again)" % bus)
+
+
+def open_bus(bus=None):
+    """Open I2C bus number ``bus`` (default: the header's bus) as a busio-compatible object."""
+    bus = DEFAULT_BUS if bus is None else int(bus)
+    path = "/dev/i2c-%d" % bus
+    if not os.path.exists(path):
+        raise HardwareError("no I2C bus %s: %s" % (path, _fix_hint(bus)))
+    try:
+        from adafruit_blinka.microcontroller.generic_linux.i2c import I2C as _LinuxI2C
+    except ImportError:
+        raise HardwareError("opening %s needs Adafruit Blinka: pip install adafruit-blinka" % path) from None
+
+    class _BusioI2C(_LinuxI2C):
+        """Blinka's Linux I2C plus the busio locking the Adafruit drivers call."""
+
+        def __init__(self, number):
+            super().__init__(number, mode=_LinuxI2C.MASTER)
+            self.bus_number = number
+            self._lock = threading.Lock()
+
+        def try_lock(self):
+            return self._lock.acquire(blocking=False)
+
+        def unlock(self):
+            if self._lock.locked():
+                self._lock.release()
+
+        def deinit(self):
+            pass
+
+    try:
+        return _BusioI2C(bus)
+    except PermissionError:
+        raise HardwareError("permission denied opening %s: %s" % (path, _fix_hint(bus))) from None
+    except OSError as exc:
+        raise HardwareError("cannot open %s (%s): %s" % (path, exc.strerror or exc, _fix_hint(bus))) from None
+
+
+def probe(i2c, address, what="device", bus_name="1"):
+    """Raise a one-line HardwareError when nothing answers at ``address`` on ``i2c``."""
+    while not i2c.try_lock():
+        pass
+    try:
+        try:
+            i2c.writeto(address, b"")
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.EREMOTEIO, errno.ENXIO, errno.EIO, None):
+                raise
+        try:
+            i2c.readfrom_into(address, bytearray(1))
+        except OSError:
+            raise HardwareError("no %s at 0x%02x on I2C bus %s: %s" % (
+                what, address, bus_name, _fix_hint(int(bus_name) if str(bus_name).isdigit() else 1))) from None
+    finally:
+        i2c.unlock()

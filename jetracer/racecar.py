@@ -1,0 +1,259 @@
+"""The car: steering and throttle in [-1, 1] as traitlets, turned into PWM on a PCA9685.
+
+The API is JetRacer's (``NvidiaRacecar``, ``steering``, ``throttle``, ``steering_gain``,
+``steering_offset``, ``throttle_gain``) so notebooks written for it run unchanged. What differs is
+what can go wrong: every value is clamped after gain and offset (JetRacer raises ``ValueError``
+from the servo driver mid-drive when gain + offset exceeds 1), NaN/inf is refused and forces the
+throttle to neutral, and the outputs go neutral on construction, ``close()``, context exit and
+interpreter exit.
+"""
+
+import atexit
+import logging
+import math
+import weakref
+
+import traitlets
+
+from .i2c import DRIVER_LOCK, open_bus, probe
+
+__all__ = ["Racecar", "NvidiaRacecar", "WaveshareRacecar", "neutral_all_cars"]
+
+log = logging.getLogger(__name__)
+
+_LIVE_CARS = weakref.WeakSet()
+
+
+def neutral_all_cars():
+    """Put every car object in this process at neutral (used at exit and by signal handlers)."""
+    for car in list(_LIVE_CARS):
+        try:
+            car.neutral()
+        except Exception as exc:  # noqa: BLE001 - best effort on the way out, keep going
+            log.error("could not write neutral to %r: %s", car, exc)
+
+
+atexit.register(neutral_all_cars)
+
+
+def _clip(value, low=-1.0, high=1.0):
+    return low if value < low else high if value > high else value
+
+
+class Racecar(traitlets.HasTraits):
+    """A car commanded by ``steering`` and ``throttle`` in [-1, 1]; subclasses drive hardware.
+
+    Positive steering turns right (the image x axis), positive throttle drives forward.
+    Out-of-range values are clipped; non-finite values raise ``traitlets.TraitError`` and,
+    for throttle, leave the car at neutral throttle.
+    """
+
+    steering = traitlets.Float(0.0)
+    throttle = traitlets.Float(0.0)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._closed = False
+        _LIVE_CARS.add(self)
+
+    @traitlets.validate("steering")
+    def _check_steering(self, proposal):
+        value = float(proposal["value"])
+        if not math.isfinite(value):
+            raise traitlets.TraitError("steering must be a finite number, got %r; command ignored" % value)
+        return _clip(value)
+
+    @traitlets.validate("throttle")
+    def _check_throttle(self, proposal):
+        value = float(proposal["value"])
+        if not math.isfinite(value):
+            self.throttle = 0.0
+            raise traitlets.TraitError("throttle must be a finite number, got %r; throttle set to 0 (neutral)" % value)
+        return _clip(value)
+
+    def stop(self):
+        """Neutral throttle; steering stays where it is."""
+        self.throttle = 0.0
+
+    def neutral(self):
+        """Neutral throttle and centred steering, written to the hardware even if unchanged."""
+        with self.hold_trait_notifications():
+            self.set_trait("throttle", 0.0)
+            self.set_trait("steering", 0.0)
+        self._apply()
+
+    def _apply(self):
+        """Write the current commands to the hardware (subclasses)."""
+
+    def close(self):
+        """Neutral outputs, then release the hardware. Safe to call twice."""
+        if self._closed:
+            return
+        try:
+            self.neutral()
+        finally:
+            self._closed = True
+            _LIVE_CARS.discard(self)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _open_i2c(i2c, i2c_bus):
+    """A busio-compatible bus from ``i2c`` (a bus object or a bus number) or ``i2c_bus``."""
+    if i2c is None or isinstance(i2c, int):
+        number = i2c if i2c is not None else i2c_bus
+        return open_bus(number), str(number if number is not None else 1)
+    return i2c, str(getattr(i2c, "bus_number", i2c_bus if i2c_bus is not None else "virtual"))
+
+
+def _make_pca(i2c, address, frequency, bus_name):
+    from adafruit_pca9685 import PCA9685
+
+    probe(i2c, address, "PCA9685 PWM board", bus_name)
+    with DRIVER_LOCK:
+        pca = PCA9685(i2c, address=address)
+        pca.frequency = frequency
+    return pca
+
+
+class _PwmCar(Racecar):
+    """Common parts of cars whose steering servo sits on a PCA9685 channel."""
+
+    i2c_address = traitlets.Int(0x40)
+    steering_channel = traitlets.Int(0)
+    steering_gain = traitlets.Float(-0.65)
+    steering_offset = traitlets.Float(0.0)
+    throttle_gain = traitlets.Float(0.8)
+    throttle_offset = traitlets.Float(0.0)
+    throttle_forward_limit = traitlets.Float(1.0, help="largest forward throttle command accepted")
+    throttle_reverse_limit = traitlets.Float(1.0, help="largest reverse throttle command (magnitude)")
+    pwm_frequency = traitlets.Float(50.0)
+    steering_min_pulse_us = traitlets.Float(750.0)
+    steering_max_pulse_us = traitlets.Float(2250.0)
+
+    def _limited_throttle(self):
+        t = _clip(self.throttle, -abs(self.throttle_reverse_limit), abs(self.throttle_forward_limit))
+        return t
+
+    def steering_value(self):
+        """The servo value actually sent for steering: gain and offset applied, then clamped."""
+        return _clip(self.steering * self.steering_gain + self.steering_offset)
+
+    @traitlets.observe("steering", "steering_gain", "steering_offset")
+    def _steering_changed(self, change):
+        if getattr(self, "_ready", False):
+            with DRIVER_LOCK:
+                self.steering_motor.throttle = self.steering_value()
+
+    @traitlets.observe("throttle", "throttle_gain", "throttle_offset", "throttle_forward_limit",
+                       "throttle_reverse_limit")
+    def _throttle_changed(self, change):
+        if getattr(self, "_ready", False):
+            self._write_throttle()
+
+    def _apply(self):
+        if not getattr(self, "_ready", False):
+            return
+        with DRIVER_LOCK:
+            self.steering_motor.throttle = self.steering_value()
+        self._write_throttle()
+
+
+def _servo(pca, channel, min_us, max_us):
+    from adafruit_motor.servo import ContinuousServo
+
+    return ContinuousServo(pca.channels[channel], min_pulse=min_us, max_pulse=max_us)
+
+
+class NvidiaRacecar(_PwmCar):
+    """NVIDIA JetRacer layout: steering servo and ESC on one PCA9685 (default 0x40, ch 0 and 1).
+
+    ``i2c`` is any busio-compatible bus (the simulator passes a virtual one) or a bus number;
+    with neither, the board's default bus is opened. Extra keyword arguments set traits.
+    """
+
+    throttle_channel = traitlets.Int(1)
+    throttle_min_pulse_us = traitlets.Float(750.0)
+    throttle_max_pulse_us = traitlets.Float(2250.0)
+
+    def __init__(self, i2c=None, i2c_bus=None, **kwargs):
+        super().__init__(**kwargs)
+        self._ready = False
+        self.i2c, bus_name = _open_i2c(i2c, i2c_bus)
+        self.pca = _make_pca(self.i2c, self.i2c_address, self.pwm_frequency, bus_name)
+        with DRIVER_LOCK:
+            self.steering_motor = _servo(self.pca, self.steering_channel, self.steering_min_pulse_us,
+                                         self.steering_max_pulse_us)
+            self.throttle_motor = _servo(self.pca, self.throttle_channel, self.throttle_min_pulse_us,
+                                         self.throttle_max_pulse_us)
+        self._ready = True
+        self.neutral()  # ESCs arm on a neutral pulse; never start with a stale one
+
+    def throttle_value(self):
+        """The ESC value actually sent: limits, gain and offset applied, then clamped."""
+        return _clip(self._limited_throttle() * self.throttle_gain + self.throttle_offset)
+
+    def _write_throttle(self):
+        with DRIVER_LOCK:
+            self.throttle_motor.throttle = self.throttle_value()
+
+    @traitlets.observe("steering_min_pulse_us", "steering_max_pulse_us", "throttle_min_pulse_us",
+                       "throttle_max_pulse_us")
+    def _pulse_range_changed(self, change):
+        if getattr(self, "_ready", False):
+            with DRIVER_LOCK:
+                self.steering_motor.set_pulse_width_range(self.steering_min_pulse_us, self.steering_max_pulse_us)
+                self.throttle_motor.set_pulse_width_range(self.throttle_min_pulse_us, self.throttle_max_pulse_us)
+            self._apply()
+
+
+#: Waveshare JetRacer AI kit motor board: which PCA9685 channels carry what, per direction.
+#: "duty" channels get the speed PWM, the others are held high (1) or low (0) to set the H-bridges.
+WAVESHARE_FORWARD = {0: "duty", 1: 1, 2: 0, 3: 0, 4: "duty", 5: 0, 6: 1, 7: "duty"}
+WAVESHARE_REVERSE = {0: "duty", 1: 0, 2: 1, 3: "duty", 4: 0, 5: 1, 6: 0, 7: "duty"}
+
+
+class WaveshareRacecar(_PwmCar):
+    """Waveshare JetRacer AI kit: steering servo on the PCA9685 at 0x40 (channel 0), two drive
+    motors through H-bridges fed by a second PCA9685 at 0x60 running at 1600 Hz."""
+
+    motor_i2c_address = traitlets.Int(0x60)
+    motor_pwm_frequency = traitlets.Float(1600.0)
+    throttle_gain = traitlets.Float(0.8)
+
+    def __init__(self, i2c=None, i2c_bus=None, **kwargs):
+        super().__init__(**kwargs)
+        self._ready = False
+        self.i2c, bus_name = _open_i2c(i2c, i2c_bus)
+        self.pca = _make_pca(self.i2c, self.i2c_address, self.pwm_frequency, bus_name)
+        self.motor_pca = _make_pca(self.i2c, self.motor_i2c_address, self.motor_pwm_frequency, bus_name)
+        with DRIVER_LOCK:
+            self.steering_motor = _servo(self.pca, self.steering_channel, self.steering_min_pulse_us,
+                                         self.steering_max_pulse_us)
+        self._ready = True
+        self.neutral()
+
+    def throttle_value(self):
+        """Signed motor drive in [-1, 1]: limits, gain and offset applied, then clamped."""
+        t = self._limited_throttle()
+        if t == 0.0:
+            return 0.0
+        return _clip(t * self.throttle_gain + math.copysign(self.throttle_offset, t))
+
+    def _motor_levels(self):
+        """16-bit duty per motor channel for the current throttle (all low at zero)."""
+        value = self.throttle_value()
+        if value == 0.0:
+            return {ch: 0 for ch in range(8)}
+        duty = int(round(abs(value) * 0xFFFF))
+        pattern = WAVESHARE_FORWARD if value > 0 else WAVESHARE_REVERSE
+        return {ch: duty if level == "duty" else (0xFFFF if level else 0) for ch, level in pattern.items()}
+
+    def _write_throttle(self):
+        with DRIVER_LOCK:
+            for ch, duty in self._motor_levels().items():
+                self.motor_pca.channels[ch].duty_cycle = duty
