@@ -17,7 +17,7 @@ import traitlets
 
 from .i2c import DRIVER_LOCK, open_bus, probe
 
-__all__ = ["Racecar", "NvidiaRacecar", "WaveshareRacecar", "neutral_all_cars"]
+__all__ = ["Racecar", "NvidiaRacecar", "WaveshareRacecar", "neutral_all_cars", "read_pulse_us"]
 
 log = logging.getLogger(__name__)
 
@@ -163,10 +163,48 @@ class _PwmCar(Racecar):
         self._write_throttle()
 
 
-def _servo(pca, channel, min_us, max_us):
-    from adafruit_motor.servo import ContinuousServo
+def read_pulse_us(pca, channel):
+    """Read a channel's pulse width back from the chip's registers (what the servo sees now)."""
+    with DRIVER_LOCK:
+        on, off = pca.pwm_regs[channel]
+        frequency = pca.frequency
+    if off & 0x1000:
+        return 0.0
+    if on & 0x1000:
+        return 1e6 / frequency
+    return ((off - on) % 4096) * 1e6 / frequency / 4096.0
 
-    return ContinuousServo(pca.channels[channel], min_pulse=min_us, max_pulse=max_us)
+
+class PulseOutput:
+    """One PCA9685 channel driven like Adafruit's ``ContinuousServo`` (-1 -> ``min_pulse_us``,
+    +1 -> ``max_pulse_us``, linear), but rounded to the nearest 12-bit tick instead of truncated
+    twice, and never raising: the value is clamped to [-1, 1] first."""
+
+    def __init__(self, pwm_channel, min_pulse_us=750.0, max_pulse_us=2250.0):
+        self._channel = pwm_channel
+        self.set_pulse_width_range(min_pulse_us, max_pulse_us)
+
+    def set_pulse_width_range(self, min_pulse_us, max_pulse_us):
+        self.min_pulse_us, self.max_pulse_us = float(min_pulse_us), float(max_pulse_us)
+        self._tick_us = 1e6 / self._channel.frequency / 4096.0
+
+    def pulse_us_for(self, value):
+        value = _clip(value)
+        return self.min_pulse_us + (value + 1.0) / 2.0 * (self.max_pulse_us - self.min_pulse_us)
+
+    @property
+    def throttle(self):
+        return self._value
+
+    @throttle.setter
+    def throttle(self, value):
+        self._value = _clip(value)
+        ticks = int(round(self.pulse_us_for(value) / self._tick_us))
+        self._channel.duty_cycle = max(0x10, min(0xFFF0, ticks << 4))  # the driver keeps the top 12 bits
+
+
+def _servo(pca, channel, min_us, max_us):
+    return PulseOutput(pca.channels[channel], min_us, max_us)
 
 
 class NvidiaRacecar(_PwmCar):
@@ -192,6 +230,11 @@ class NvidiaRacecar(_PwmCar):
                                          self.throttle_max_pulse_us)
         self._ready = True
         self.neutral()  # ESCs arm on a neutral pulse; never start with a stale one
+
+    def pulse_widths_us(self):
+        """Steering and ESC pulse widths read back from the PCA9685 (for metrics and checks)."""
+        return {"steering": round(read_pulse_us(self.pca, self.steering_channel), 2),
+                "throttle": round(read_pulse_us(self.pca, self.throttle_channel), 2)}
 
     def throttle_value(self):
         """The ESC value actually sent: limits, gain and offset applied, then clamped."""
@@ -243,6 +286,13 @@ class WaveshareRacecar(_PwmCar):
         if t == 0.0:
             return 0.0
         return _clip(t * self.throttle_gain + math.copysign(self.throttle_offset, t))
+
+    def pulse_widths_us(self):
+        """Steering pulse width and signed motor duty (fraction) read back from the boards."""
+        duty = read_pulse_us(self.motor_pca, 0) * self.motor_pca.frequency / 1e6
+        direction = -1.0 if read_pulse_us(self.motor_pca, 2) > 0 else 1.0
+        return {"steering": round(read_pulse_us(self.pca, self.steering_channel), 2),
+                "throttle_duty": round(direction * duty, 4)}
 
     def _motor_levels(self):
         """16-bit duty per motor channel for the current throttle (all low at zero)."""

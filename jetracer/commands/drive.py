@@ -1,11 +1,246 @@
-"""`jetracer drive`: placeholder until its issue lands."""
+"""`jetracer drive`: the driving loop, on the car or in the simulator.
 
-from ._common import not_yet
+On the car: profile -> car, camera, engine, battery -> Pilot. With --sim: the same Pilot drives
+an NvidiaRacecar on the simulator's virtual I2C bus; the simulator moves the car from the PWM it
+wrote. Lockstep (default with --sim) is deterministic virtual time; --realtime runs the threads
+free. Exit status: 0 for a normal end or a signal, 3 for a fault (stale camera, engine error,
+I2C failure, critical battery), so systemd's Restart=on-failure restarts only after faults.
+"""
+
+import json
+import logging
+import sys
+import time
+
+from ._common import add_profile_argument, add_sim_argument, profile_from_args
+
+log = logging.getLogger(__name__)
+
+FAULT_EXIT = 3
+NORMAL_REASONS = ("laps", "duration", "signal", "requested")
 
 
 def add_arguments(parser):
-    pass
+    add_profile_argument(parser)
+    add_sim_argument(parser)
+    parser.add_argument("--track", metavar="T", help="simulator track: built-in name or JSON path")
+    who = parser.add_mutually_exclusive_group()
+    who.add_argument("--engine", metavar="E", help="model (.pth) or engine file (default: the profile's)")
+    who.add_argument("--pilot", choices=["model", "expert"], default="model",
+                     help="expert: the simulator's ground-truth driver (needs --sim)")
+    until = parser.add_mutually_exclusive_group()
+    until.add_argument("--laps", type=int, metavar="N", help="stop after N laps (simulator)")
+    until.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+    parser.add_argument("--metrics-json", metavar="F", help="write run metrics (laps, cross-track error, latency...)")
+    parser.add_argument("--video", metavar="F", help="record the camera view with the prediction (.mp4 or .gif)")
+    parser.add_argument("--seed", type=int, default=0, help="simulator seed (start pose jitter, randomisation)")
+    parser.add_argument("--realtime", action="store_true", help="simulator in real time instead of lockstep")
+    parser.add_argument("--mode", choices=["stopped", "manual", "steer", "auto"],
+                        help="start mode (default: the profile's pilot.mode)")
+    parser.add_argument("--throttle", type=float, help="override the profile's pilot throttle")
+    parser.add_argument("--backend", default=None, help="engine backend when building from a .pth (auto)")
+    parser.add_argument("--randomize", action="store_true", help="simulator domain randomisation")
+    parser.add_argument("--max-seconds", type=float, default=None,
+                        help="safety cap on simulated time for --laps runs (default 120 s per lap)")
 
 
 def run(args):
-    not_yet("drive", "in progress")
+    from ..safety import install_signal_handlers
+
+    install_signal_handlers()
+    profile = profile_from_args(args)
+    sim = args.sim or profile.camera["type"] == "sim"
+    if args.pilot == "expert" and not sim:
+        from ..errors import JetracerError
+
+        raise JetracerError("--pilot expert drives from the simulator's ground truth: add --sim")
+    if args.laps is not None and not sim:
+        from ..errors import JetracerError
+
+        raise JetracerError("--laps needs the simulator's lap counter: add --sim, or use --duration")
+    if args.throttle is not None:
+        profile.pilot["throttle"] = args.throttle
+    session = DriveSession(profile, args, sim=sim)
+    try:
+        metrics = session.drive()
+    finally:
+        session.close()
+    _report(metrics, args)
+    return 0 if metrics["stop_reason"] in NORMAL_REASONS else FAULT_EXIT
+
+
+class DriveSession:
+    """Builds the parts a drive needs and tears them down; one place that knows both worlds."""
+
+    def __init__(self, profile, args, sim):
+        self.profile, self.args, self.sim = profile, args, sim
+        self.world = None
+        self.car = None
+        self.camera = None
+        self.battery = None
+        self.recorder = None
+        self.pilot_name = "expert" if args.pilot == "expert" else None
+        self._build()
+
+    def _build(self):
+        from ..profile import make_car
+
+        args, profile = self.args, self.profile
+        if self.sim:
+            from ..sim.world import SimWorld
+
+            self.world = SimWorld(profile, track=args.track or profile.sim["track"], seed=args.seed,
+                                  randomize=args.randomize or None, persistent_bus=True)
+            self.car = make_car(profile, i2c=self.world.bus)
+            self.camera = self.world.camera
+        else:
+            from ..camera import make_camera
+
+            self.car = make_car(profile)
+            self.camera = make_camera(profile)
+        self.engine = self.policy = None
+        if args.pilot == "expert":
+            from ..sim.expert import ExpertDriver
+
+            expert = ExpertDriver(self.world)
+            self.policy = lambda frame: expert.command()
+        else:
+            from ..engine import load_engine
+
+            path = args.engine or _profile_path(profile, profile.engine["path"])
+            self.engine = load_engine(path, backend=args.backend or profile.engine["backend"])
+            self.pilot_name = str(path)
+        self.battery = self._battery()
+        if args.video:
+            from ..util.video import VideoRecorder
+
+            self.recorder = VideoRecorder(args.video, fps=profile.camera["fps"])
+
+    def _battery(self):
+        if not self.profile.battery["enabled"]:
+            return None
+        try:
+            from ..battery import BatteryMonitor
+        except ImportError:
+            return None
+        bus = self.world.bus if self.world is not None else None
+        monitor = BatteryMonitor.from_profile(self.profile, i2c=bus)
+        return monitor
+
+    def drive(self):
+        from ..pilot import Pilot
+
+        args = self.args
+        clock = self.world.clock if self.world is not None else None
+        pilot = Pilot.from_profile(self.profile, self.car, self.camera, engine=self.engine, policy=self.policy,
+                                   battery=self.battery, clock=clock, mode=args.mode)
+        self.pilot = pilot
+        if self.recorder is not None:
+            pilot.telemetry.record = _tee(pilot.telemetry.record, self._record_video)
+        should_stop = self._stop_condition()
+        if self.world is not None and not args.realtime:
+            def advance():
+                self.world.step(self.world.frame_period)
+                if self.battery is not None:
+                    self.battery.update()
+            reason = pilot.run(should_stop=should_stop, before_frame=advance)
+        else:
+            reason = self._run_free(pilot, should_stop)
+        metrics = {"pilot": self.pilot_name, "stop_reason": reason}
+        metrics.update(pilot.summary())
+        if self.world is not None:
+            metrics.update(self.world.metrics.summary())
+            metrics["sim_time_s"] = round(self.world.time, 3)
+        metrics["final_pwm_us"] = self.car.pulse_widths_us()  # read back from the chip after neutral
+        metrics["stop_reason"] = reason
+        return metrics
+
+    def _run_free(self, pilot, should_stop):
+        """Real time: camera thread, world physics thread (sim), battery thread; pilot in this thread."""
+        if self.world is not None:
+            self.world.start_realtime()
+        if self.battery is not None and hasattr(self.battery, "start"):
+            self.battery.start()
+        self.camera.start()
+        try:
+            return pilot.run(should_stop=should_stop)
+        finally:
+            self.camera.stop()
+            if self.world is not None:
+                self.world.stop_realtime()
+
+    def _stop_condition(self):
+        args = self.args
+        start_wall = time.monotonic()
+        if self.world is not None:
+            cap = args.max_seconds if args.max_seconds else (120.0 * args.laps if args.laps else None)
+
+            def should_stop():
+                if args.laps is not None and self.world.metrics.laps_completed >= args.laps:
+                    return "laps"
+                elapsed = self.world.time if not args.realtime else time.monotonic() - start_wall
+                if args.duration is not None and elapsed >= args.duration:
+                    return "duration"
+                if cap is not None and self.world.time >= cap:
+                    return "duration"
+                return None
+            return should_stop
+        if args.duration is not None:
+            return lambda: "duration" if time.monotonic() - start_wall >= args.duration else None
+        return None
+
+    def _record_video(self, rec):
+        frame = self.camera.latest()
+        if frame is not None:
+            self.recorder.add(frame.image, rec.get("x"), rec.get("y"), rec.get("steering"), rec.get("throttle"))
+
+    def close(self):
+        for part in (self.car, self.camera):
+            if part is not None:
+                try:
+                    part.close()
+                except Exception as exc:  # noqa: BLE001 - keep closing the rest
+                    log.error("closing %r: %s", part, exc)
+        if self.recorder is not None:
+            self.recorder.close()
+        if self.battery is not None and hasattr(self.battery, "stop"):
+            self.battery.stop()
+
+
+def _tee(first, second):
+    def both(rec):
+        first(rec)
+        second(rec)
+    return both
+
+
+def _profile_path(profile, path):
+    """Relative engine paths in a profile are relative to the repo holding the profile."""
+    from pathlib import Path
+
+    p = Path(path)
+    if p.is_absolute() or p.exists() or profile.path is None:
+        return p
+    for base in (profile.path.parent.parent.parent, Path.cwd()):
+        if (base / p).exists():
+            return base / p
+    return p
+
+
+def _report(metrics, args):
+    if args.metrics_json:
+        from ..util.atomic import atomic_write_bytes
+
+        atomic_write_bytes(args.metrics_json, (json.dumps(metrics, indent=2) + "\n").encode())
+    lat = metrics.get("control_latency_ms", {})
+    laps = metrics.get("lap_times_s")
+    lines = ["stopped: %s after %d frames (%d dropped)" % (metrics["stop_reason"], metrics["frames"],
+                                                          metrics.get("dropped_frames", 0))]
+    if "laps_completed" in metrics:
+        lines.append("laps %d %s | distance %.1f m | cross-track mean %.3f m max %.3f m | off-track %d" % (
+            metrics["laps_completed"], "(" + ", ".join("%.2f s" % t for t in laps) + ")" if laps else "",
+            metrics.get("distance_m", 0.0), metrics.get("mean_abs_cte_m") or 0.0, metrics.get("max_abs_cte_m") or 0.0,
+            metrics.get("off_track_events", 0)))
+    lines.append("control latency p50 %s ms, p99 %s ms | final PWM %s" % (
+        lat.get("p50"), lat.get("p99"), metrics.get("final_pwm_us")))
+    sys.stdout.write("\n".join(lines) + "\n")

@@ -1,0 +1,305 @@
+"""The autopilot: newest camera frame -> engine -> control law -> car, with a watchdog.
+
+Every way out of the loop ends with neutral throttle: the run's end, a signal (SIGTERM/SIGINT
+arrive as :class:`~jetracer.safety.StopSignal` or KeyboardInterrupt), a frame older than the stale
+limit, an engine exception or a non-finite output, an I2C write that fails twice, a critical
+battery, an e-stop. The loop acts only on the newest frame and never twice on the same one;
+frames it had no time for are counted as dropped.
+
+Modes: ``stopped`` (neutral; the model still runs so a notebook can show its prediction),
+``manual`` (a person drives: ``manual_steering``/``manual_throttle``), ``steer`` (the model steers,
+the person sets the throttle) and ``auto`` (the model steers and the control law sets the throttle).
+"""
+
+import logging
+import math
+import time
+
+import traitlets
+
+from .control import ControlLaw
+from .errors import CameraError
+from .safety import StopSignal
+from .telemetry import Telemetry
+
+__all__ = ["Pilot", "MODES", "StopReason"]
+
+log = logging.getLogger(__name__)
+
+MODES = ("stopped", "manual", "steer", "auto")
+
+
+class StopReason:
+    LAPS, DURATION, SIGNAL, STALE_FRAME, ENGINE_ERROR = "laps", "duration", "signal", "stale_frame", "engine_error"
+    I2C_ERROR, BATTERY, ESTOP, CAMERA_CLOSED, REQUESTED = "i2c_error", "battery", "estop", "camera_closed", "requested"
+
+
+class _Fault(Exception):
+    def __init__(self, reason, detail):
+        super().__init__(detail)
+        self.reason = reason
+
+
+class Pilot(traitlets.HasTraits):
+    """Drives ``car`` from ``camera`` frames through ``engine`` (frame -> (x, y)).
+
+    ``policy`` may replace engine + control law: a callable frame -> (steering, throttle), e.g.
+    the simulator's expert. ``battery`` is any object with a ``state`` trait ("ok", "low",
+    "critical"). ``clock`` must be the camera's clock (virtual time in the simulator's lockstep).
+    """
+
+    mode = traitlets.Unicode("stopped")
+    manual_steering = traitlets.Float(0.0)
+    manual_throttle = traitlets.Float(0.0)
+    steering_gain = traitlets.Float(0.75)
+    steering_bias = traitlets.Float(0.0)
+    steering_kd = traitlets.Float(0.0)
+    throttle = traitlets.Float(0.2)
+    stale_frame_s = traitlets.Float(0.25)
+    # what the pilot is doing, for widgets and the OLED
+    x = traitlets.Float(0.0)
+    y = traitlets.Float(0.0)
+    fps = traitlets.Float(0.0)
+    latency_ms = traitlets.Float(0.0)
+    status = traitlets.Unicode("idle")
+    stop_reason = traitlets.Unicode("")
+    frames = traitlets.Int(0)
+    dropped_frames = traitlets.Int(0)
+    overruns = traitlets.Int(0)
+
+    def __init__(self, car, camera, engine=None, policy=None, law=None, battery=None, clock=None,
+                 telemetry=None, loop_hz=0.0, **traits):
+        # plain attributes first: the trait observers below use them while traits are set
+        self.car = car
+        self.camera = camera
+        self.engine = engine
+        self.policy = policy
+        self.law = law or ControlLaw()
+        self.battery = battery
+        self.clock = clock or getattr(camera, "clock", None) or time.monotonic
+        self.telemetry = telemetry or Telemetry(status_period_s=0)
+        self.loop_period = 1.0 / loop_hz if loop_hz else 0.0
+        super().__init__(**traits)
+        if engine is None and policy is None and self.mode in ("steer", "auto"):
+            raise ValueError("a pilot in %s mode needs an engine or a policy" % self.mode)
+        self._sync_law()
+        self._last_seq = -1
+        self._stop_requested = None
+        self._battery_warned = False
+        self._fps_t0, self._fps_n = time.monotonic(), 0
+
+    @classmethod
+    def from_profile(cls, profile, car, camera, engine=None, policy=None, battery=None, clock=None, mode=None,
+                     telemetry=None):
+        p = profile.pilot
+        law = ControlLaw.from_profile(p)
+        telemetry = telemetry or Telemetry(log_path=p["log_path"], status_period_s=p["status_period_s"])
+        return cls(car, camera, engine=engine, policy=policy, law=law, battery=battery, clock=clock,
+                   telemetry=telemetry, loop_hz=p["loop_hz"], mode=mode or p["mode"],
+                   steering_gain=p["steering_gain"], steering_bias=p["steering_bias"], steering_kd=p["steering_kd"],
+                   throttle=p["throttle"], stale_frame_s=p["stale_frame_s"])
+
+    # -- live tuning (sliders link to these traits) ----------------------------------------------
+    @traitlets.validate("mode")
+    def _check_mode(self, proposal):
+        if proposal["value"] not in MODES:
+            raise traitlets.TraitError("mode must be one of %s, got %r" % (", ".join(MODES), proposal["value"]))
+        return proposal["value"]
+
+    @traitlets.observe("mode")
+    def _mode_changed(self, change):
+        log.info("mode %s -> %s", change["old"], change["new"])
+        self.law.reset()
+        self.telemetry.event("mode", old=change["old"], new=change["new"])
+        if change["new"] == "stopped":
+            self._neutral()
+
+    @traitlets.observe("steering_gain", "steering_bias", "steering_kd", "throttle")
+    def _gains_changed(self, change):
+        self._sync_law()
+
+    def _sync_law(self):
+        self.law.steering_gain = self.steering_gain
+        self.law.steering_bias = self.steering_bias
+        self.law.steering_kd = self.steering_kd
+        self.law.throttle = self.throttle
+
+    # -- stopping --------------------------------------------------------------------------------
+    def estop(self, reason="estop"):
+        """Latched stop: neutral now, mode ``stopped`` until someone picks another mode."""
+        log.warning("e-stop: %s", reason)
+        self.telemetry.event("estop", reason=reason)
+        self.mode = "stopped"
+        self._neutral()
+
+    def request_stop(self, reason=StopReason.REQUESTED):
+        """Ask :meth:`run` to end after the current frame (thread-safe)."""
+        self._stop_requested = reason
+
+    def _neutral(self):
+        try:
+            self.car.throttle = 0.0
+        except Exception as exc:  # noqa: BLE001 - logged; the caller's finally retries via close paths
+            log.error("could not write neutral throttle: %s", exc)
+
+    # -- one frame ---------------------------------------------------------------------------------
+    def process(self, frame):
+        """Act on one frame; returns its telemetry record. Raises _Fault on engine/I2C faults."""
+        t_start = time.perf_counter()
+        rec = {"seq": frame.seq, "t": frame.timestamp, "mode": self.mode,
+               "capture_age_ms": max(0.0, (self.clock() - frame.timestamp) * 1000.0)}
+        steering = throttle = None
+        if self.policy is not None:
+            try:
+                steering, throttle = self.policy(frame)
+            except Exception as exc:  # noqa: BLE001 - any policy failure is a fault that stops the car
+                raise _Fault(StopReason.ENGINE_ERROR, "policy raised %s: %s" % (type(exc).__name__, exc)) from exc
+            if not ControlLaw.finite(steering, throttle):
+                raise _Fault(StopReason.ENGINE_ERROR,
+                             "policy returned a non-finite command (%r, %r)" % (steering, throttle))
+            t_inf = time.perf_counter()
+            rec.update(preprocess_ms=0.0, inference_ms=(t_inf - t_start) * 1000.0)
+        elif self.engine is not None:
+            try:
+                x, y = self.engine(frame.image)
+                x, y = float(x), float(y)
+            except Exception as exc:  # noqa: BLE001
+                raise _Fault(StopReason.ENGINE_ERROR, "engine raised %s: %s" % (type(exc).__name__, exc)) from exc
+            if not (math.isfinite(x) and math.isfinite(y)):
+                raise _Fault(StopReason.ENGINE_ERROR, "engine returned a non-finite prediction (%r, %r)" % (x, y))
+            t_inf = time.perf_counter()
+            timings = getattr(self.engine, "last_timings", None) or {}
+            rec["preprocess_ms"] = timings.get("preprocess_ms", 0.0)
+            rec["inference_ms"] = timings.get("inference_ms", (t_inf - t_start) * 1000.0 - rec["preprocess_ms"])
+            self.x, self.y = x, y
+            rec.update(x=round(x, 5), y=round(y, 5))
+            steering = self.law.steering(x, frame.timestamp)
+            throttle = self.law.throttle_for(x, y)
+        else:
+            t_inf = time.perf_counter()
+
+        mode = self.mode
+        if mode == "stopped":
+            steering, throttle = 0.0, 0.0
+        elif mode == "manual":
+            steering, throttle = self.manual_steering, self.manual_throttle
+        elif mode == "steer":
+            steering, throttle = steering or 0.0, self.law.limit_throttle(self.manual_throttle)
+        elif steering is None:  # auto with nothing to follow
+            steering, throttle = 0.0, 0.0
+        t_ctl = time.perf_counter()
+        self._actuate(steering, throttle)
+        t_end = time.perf_counter()
+        rec.update(steering=round(steering, 5), throttle=round(throttle, 5),
+                   control_ms=(t_ctl - t_inf) * 1000.0, actuation_ms=(t_end - t_ctl) * 1000.0)
+        rec["latency_ms"] = rec["capture_age_ms"] + (t_end - t_start) * 1000.0
+        return rec
+
+    def _actuate(self, steering, throttle):
+        """Write both commands; one retry on an I2C error, then a fault."""
+        for attempt in (1, 2):
+            try:
+                self.car.steering = steering
+                self.car.throttle = throttle
+                return
+            except OSError as exc:
+                if attempt == 2:
+                    raise _Fault(StopReason.I2C_ERROR, "I2C write failed twice: %s" % exc) from exc
+                log.warning("I2C write failed (%s); retrying once", exc)
+
+    # -- the loop ----------------------------------------------------------------------------------
+    def _next_frame(self):
+        """The newest frame not yet acted on, or None if none arrived within the stale limit."""
+        try:
+            if getattr(self.camera, "running", False):
+                return self.camera.wait_frame(self._last_seq, timeout=self.stale_frame_s)
+            frame = self.camera.read_frame()
+        except CameraError as exc:
+            raise _Fault(StopReason.STALE_FRAME, str(exc)) from exc
+        return frame if frame is not None and frame.seq != self._last_seq else None
+
+    def _check_battery(self):
+        state = getattr(self.battery, "state", "ok") if self.battery is not None else "ok"
+        if state == "critical":
+            percent = getattr(self.battery, "percent", "?")
+            raise _Fault(StopReason.BATTERY, "battery critical (%s%%): stopping" % percent)
+        if state == "low" and not self._battery_warned:
+            self._battery_warned = True
+            log.warning("battery low (%s%%): drive home", getattr(self.battery, "percent", "?"))
+
+    def run(self, should_stop=None, before_frame=None):
+        """Drive until ``should_stop()`` returns a reason, a fault, or a signal; return the reason.
+
+        ``before_frame`` is called before each frame is fetched: the simulator's lockstep clock
+        advances the world one frame period there. The car is at neutral when this returns or raises.
+        """
+        self.stop_reason = ""
+        self.status = "driving"
+        try:
+            while True:
+                reason = self._stop_requested or (should_stop() if should_stop else None)
+                if reason:
+                    self.stop_reason = reason
+                    break
+                if before_frame is not None:
+                    before_frame()
+                self._check_battery()
+                t0 = time.perf_counter()
+                frame = self._next_frame()
+                now = self.clock()
+                if frame is None:
+                    raise _Fault(StopReason.STALE_FRAME, "no new camera frame within %.3f s" % self.stale_frame_s)
+                if now - frame.timestamp > self.stale_frame_s:
+                    raise _Fault(StopReason.STALE_FRAME, "newest frame is %.3f s old (limit %.3f s)" % (
+                        now - frame.timestamp, self.stale_frame_s))
+                if self._last_seq >= 0 and frame.seq > self._last_seq + 1:
+                    self.dropped_frames += frame.seq - self._last_seq - 1
+                self._last_seq = frame.seq
+                rec = self.process(frame)
+                self.frames += 1
+                self.telemetry.record(rec)
+                self.latency_ms = rec["latency_ms"]
+                self._update_fps()
+                self.telemetry.maybe_status(self.status_line)
+                elapsed = time.perf_counter() - t0
+                if self.loop_period:
+                    if elapsed > self.loop_period:
+                        self.overruns += 1
+                    else:
+                        time.sleep(self.loop_period - elapsed)
+        except _Fault as fault:
+            self.stop_reason = fault.reason
+            log.error("stopping: %s", fault)
+            self.telemetry.event("fault", reason=fault.reason, detail=str(fault))
+        except (StopSignal, KeyboardInterrupt) as exc:
+            self.stop_reason = StopReason.SIGNAL
+            log.warning("stopping: %s", exc or "interrupted")
+        finally:
+            self._neutral()
+            self.status = "stopped: %s" % (self.stop_reason or "error")
+        return self.stop_reason
+
+    def _update_fps(self):
+        self._fps_n += 1
+        now = time.monotonic()
+        if now - self._fps_t0 >= 1.0:
+            self.fps = self._fps_n / (now - self._fps_t0)
+            self._fps_t0, self._fps_n = now, 0
+
+    def status_line(self):
+        lat = self.telemetry.stages["latency_ms"]
+        return "[%s] frames %d (dropped %d) %.1f fps | x %+.2f -> steer %+.2f thr %+.2f | latency p50 %s p99 %s ms" % (
+            self.mode, self.frames, self.dropped_frames, self.fps, self.x, self.car.steering, self.car.throttle,
+            _fmt(lat.p(50)), _fmt(lat.p(99)))
+
+    def summary(self):
+        """The pilot's half of the metrics JSON."""
+        stages = self.telemetry.summary()
+        return {"frames": self.frames, "dropped_frames": self.dropped_frames, "overruns": self.overruns,
+                "stop_reason": self.stop_reason,
+                "control_latency_ms": {"p50": stages["latency_ms"]["p50"], "p99": stages["latency_ms"]["p99"]},
+                "stage_ms": {k: v for k, v in stages.items() if k != "latency_ms"}}
+
+
+def _fmt(value):
+    return "-" if value is None else "%.1f" % value

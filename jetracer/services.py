@@ -1,0 +1,100 @@
+"""systemd units for the car: the driving loop, the OLED display and JupyterLab.
+
+Rendered from templates with this machine's paths, so the units run the jetracer that was
+installed (venv or system). The drive unit writes neutral after every stop, crash or SIGKILL
+(``ExecStopPost=jetracer stop``), restarts only after faults, and carries the Jetson Nano's
+libgomp ``LD_PRELOAD`` work-around (torch on JetPack 4 fails with "cannot allocate memory in
+static TLS block" without it).
+"""
+
+import shlex
+import sys
+from pathlib import Path
+
+__all__ = ["render_units", "UNIT_NAMES"]
+
+UNIT_NAMES = ("jetracer-drive.service", "jetracer-display.service", "jetracer-jupyter.service")
+
+_COMMON_SERVICE = """\
+User={user}
+SupplementaryGroups=i2c video input gpio
+WorkingDirectory={workdir}
+Environment=PYTHONUNBUFFERED=1
+Environment=JETRACER_PROFILE={profile}
+"""
+
+DRIVE = """\
+[Unit]
+Description=jetracer autonomous driving loop ({profile})
+Documentation=file://{workdir}/README.md
+After=network.target nvargus-daemon.service
+Wants=nvargus-daemon.service
+StartLimitIntervalSec=120
+StartLimitBurst=5
+
+[Service]
+Type=simple
+{common}Environment=LD_PRELOAD={libgomp}
+ExecStartPre={jetracer} stop --profile {profile}
+ExecStart={jetracer} drive --profile {profile}
+ExecStopPost={jetracer} stop --profile {profile}
+KillSignal=SIGTERM
+TimeoutStopSec=5
+Restart=on-failure
+RestartSec=3
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+DISPLAY = """\
+[Unit]
+Description=jetracer OLED status display ({profile})
+After=network.target
+
+[Service]
+Type=simple
+{common}ExecStart={jetracer} display --profile {profile}
+Restart=on-failure
+RestartSec=5
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+JUPYTER = """\
+[Unit]
+Description=JupyterLab serving the jetracer notebooks
+After=network.target
+
+[Service]
+Type=simple
+{common}Environment=LD_PRELOAD={libgomp}
+EnvironmentFile={token_file}
+ExecStart={python} -m jupyterlab --no-browser --ip=0.0.0.0 --port={port} --ServerApp.root_dir={workdir}/notebooks
+Restart=on-failure
+RestartSec=5
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+LIBGOMP = "/usr/lib/aarch64-linux-gnu/libgomp.so.1"
+
+
+def _jetracer_command():
+    """How to run this installation's jetracer (the console script beside this Python)."""
+    script = Path(sys.executable).with_name("jetracer")
+    if script.exists():
+        return str(script)
+    return "%s -m jetracer" % shlex.quote(sys.executable)
+
+
+def render_units(user, profile, workdir, token_file="/etc/jetracer/jupyter.env", port=8888):
+    """{unit name: text} for the three units."""
+    fields = dict(user=user, profile=profile, workdir=workdir, jetracer=_jetracer_command(), python=sys.executable,
+                  libgomp=LIBGOMP, token_file=token_file, port=port)
+    fields["common"] = _COMMON_SERVICE.format(**fields)
+    return {"jetracer-drive.service": DRIVE.format(**fields),
+            "jetracer-display.service": DISPLAY.format(**fields),
+            "jetracer-jupyter.service": JUPYTER.format(**fields)}

@@ -1,0 +1,66 @@
+"""Per-frame telemetry: stage timings with p50/p99, a rotating JSONL log, a terminal status line."""
+
+import json
+import logging
+import logging.handlers
+import sys
+import time
+
+from .util.stats import Window
+
+__all__ = ["Telemetry", "STAGES"]
+
+log = logging.getLogger(__name__)
+
+#: capture_age: frame capture -> the pilot picked it up; then the pilot's own stages.
+STAGES = ("capture_age_ms", "preprocess_ms", "inference_ms", "control_ms", "actuation_ms", "latency_ms")
+
+
+class Telemetry:
+    """Collects one record per processed frame; writes JSONL if ``log_path`` is set."""
+
+    def __init__(self, log_path="", status_period_s=5.0, stream=None, max_bytes=20_000_000, backups=3):
+        self.stages = {name: Window() for name in STAGES}
+        self.status_period_s = status_period_s
+        self.stream = stream if stream is not None else sys.stderr
+        self._last_status = time.monotonic()
+        self._jsonl = None
+        if log_path:
+            handler = logging.handlers.RotatingFileHandler(log_path, maxBytes=max_bytes, backupCount=backups)
+            handler.setFormatter(logging.Formatter("%(message)s"))
+            self._jsonl = logging.getLogger("jetracer.telemetry.jsonl.%d" % id(self))
+            self._jsonl.propagate = False
+            self._jsonl.setLevel(logging.INFO)
+            self._jsonl.addHandler(handler)
+
+    def record(self, rec):
+        for name, window in self.stages.items():
+            value = rec.get(name)
+            if value is not None:
+                window.add(value)
+        if self._jsonl is not None:
+            self._jsonl.info(json.dumps(rec, separators=(",", ":")))
+
+    def event(self, kind, **fields):
+        """A non-frame event (mode change, fault) in the JSONL log."""
+        if self._jsonl is not None:
+            self._jsonl.info(json.dumps(dict(event=kind, t=time.time(), **fields), separators=(",", ":")))
+
+    def maybe_status(self, line_fn):
+        """Print ``line_fn()`` when the status period has passed (wall clock)."""
+        if not self.status_period_s:
+            return
+        now = time.monotonic()
+        if now - self._last_status >= self.status_period_s:
+            self._last_status = now
+            self.stream.write(line_fn() + "\n")
+            self.stream.flush()
+
+    def summary(self):
+        return {name: window.summary() for name, window in self.stages.items()}
+
+    def close(self):
+        if self._jsonl is not None:
+            for handler in list(self._jsonl.handlers):
+                handler.close()
+                self._jsonl.removeHandler(handler)

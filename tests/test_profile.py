@@ -1,0 +1,101 @@
+"""Profiles validate strictly and build the car they describe; `jetracer stop` leaves neutral."""
+
+import subprocess
+import sys
+
+import pytest
+
+from jetracer.cli import main
+from jetracer.errors import ProfileError
+from jetracer.profile import Profile, load_profile, make_car, save_profile_values
+from jetracer.sim.devices import make_sim_bus
+
+SHIPPED = ["latrax_rally", "tamiya_tt02", "waveshare_ai_kit", "sim"]
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_profiles_validate(name):
+    profile = load_profile(name)
+    assert profile.car["type"] in ("nvidia", "waveshare")
+    assert profile.pilot["mode"] in ("stopped", "steer") or name == "sim"  # only the simulator starts in auto
+
+
+def test_unknown_key_named(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text('[car]\nsteering_gian = -0.6\n')
+    with pytest.raises(ProfileError, match="unknown key 'steering_gian' in \\[car\\]"):
+        load_profile(str(path))
+
+
+def test_unknown_section_named(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text('[cars]\ntype = "nvidia"\n')
+    with pytest.raises(ProfileError, match="unknown section \\[cars\\]"):
+        load_profile(str(path))
+
+
+def test_wrong_type_named(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text('[car]\nsteering_gain = "fast"\n')
+    with pytest.raises(ProfileError, match="\\[car\\] steering_gain must be a number"):
+        load_profile(str(path))
+
+
+def test_bad_choice_and_address():
+    with pytest.raises(ProfileError, match="mode must be one of"):
+        Profile({"pilot": {"mode": "warp"}})
+    with pytest.raises(ProfileError, match="not a 7-bit I2C address"):
+        Profile({"car": {"i2c_address": 0x90}})
+
+
+def test_invalid_toml_is_one_line(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text("[car\n")
+    with pytest.raises(ProfileError, match="not valid TOML"):
+        load_profile(str(path))
+
+
+def test_make_car_applies_profile_gains():
+    profile = Profile({"car": {"steering_gain": 0.5, "steering_offset": 0.1}}, name="t")
+    bus = make_sim_bus(profile, persistent=False)
+    car = make_car(profile, i2c=bus)
+    car.steering = 1.0
+    chip = bus.device(0x40)
+    assert abs(chip.pulse_us(0) - (750 + (0.6 + 1) / 2 * 1500)) <= chip.tick_us / 2 + 1e-9
+
+
+def test_save_profile_values_is_validated_and_atomic(tmp_path):
+    path = tmp_path / "car.toml"
+    path.write_text('[car]\nsteering_offset = 0.0\n')
+    save_profile_values(path, {"car": {"steering_offset": 0.12}})
+    assert load_profile(str(path)).car["steering_offset"] == 0.12
+    with pytest.raises(ProfileError):
+        save_profile_values(path, {"car": {"bogus": 1}})
+    assert load_profile(str(path)).car["steering_offset"] == 0.12  # unchanged after the refused save
+    assert [p.name for p in tmp_path.iterdir()] == ["car.toml"]  # no temp files left behind
+
+
+def test_stop_command_writes_neutral_on_the_simulated_chip():
+    profile = load_profile("sim")
+    bus = make_sim_bus(profile)  # persistent registers, as a driving process would leave them
+    car = make_car(profile, i2c=bus)
+    car.steering, car.throttle = -0.7, 0.6
+    chip = bus.device(0x40)
+    assert chip.pulse_us(1) > 1600
+    del car  # the driving process "dies" without cleaning up; registers keep the last pulse
+    assert main(["stop", "--sim"]) == 0
+    assert abs(chip.pulse_us(0) - 1500) <= chip.tick_us / 2 + 1e-9
+    assert abs(chip.pulse_us(1) - 1500) <= chip.tick_us / 2 + 1e-9
+
+
+def test_cli_bad_arguments_exit_2_with_one_line():
+    result = subprocess.run([sys.executable, "-m", "jetracer", "stop", "--bogus"], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_cli_unknown_profile_exit_1_no_traceback():
+    result = subprocess.run([sys.executable, "-m", "jetracer", "stop", "--profile", "nope"],
+                            capture_output=True, text=True)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: no profile named 'nope'") and "Traceback" not in result.stderr
