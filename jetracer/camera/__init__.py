@@ -1,0 +1,77 @@
+"""Cameras: one interface (``Camera``) over CSI, USB, video/folder replay and the simulator.
+
+Backends are imported on first use, so ``import jetracer.camera`` needs neither OpenCV nor a camera.
+"""
+
+from .base import Camera, Frame, SourceEnded
+
+__all__ = ["Camera", "Frame", "SourceEnded", "CSICamera", "USBCamera", "VideoCamera", "JetCamCamera",
+           "make_camera"]
+
+_BACKENDS = {
+    "CSICamera": "csi",
+    "USBCamera": "usb",
+    "VideoCamera": "video",
+    "JetCamCamera": "jetcam",
+}
+
+
+def __getattr__(name):  # PEP 562: lazy backends
+    if name in _BACKENDS:
+        import importlib
+
+        module = importlib.import_module("." + _BACKENDS[name], __name__)
+        return getattr(module, name)
+    raise AttributeError("module %r has no attribute %r" % (__name__, name))
+
+
+def make_camera(profile, world=None, **overrides):
+    """The camera a profile describes (``[camera] type`` = csi, usb, video or sim).
+
+    ``sim`` returns ``world.camera`` (the simulator's camera, on its clock). Nothing is opened
+    here: ``start()`` or ``read()`` does that. ``overrides`` go to the constructor (tests pass a
+    ``clock``).
+    """
+    from ..errors import CameraError, ProfileError
+
+    cfg = profile.camera
+    kind = cfg["type"]
+    if kind == "sim":
+        if world is None:
+            raise CameraError("camera type 'sim' needs the simulator: run with --sim (or pass world= to make_camera)")
+        return world.camera
+    common = dict(width=cfg["width"], height=cfg["height"], stale_limit_s=cfg["stale_limit_s"])
+    common.update(overrides)
+    if kind == "csi":
+        from .csi import CSICamera
+
+        return CSICamera(sensor_id=cfg["sensor_id"], sensor_mode=cfg["sensor_mode"],
+                         capture_width=cfg["capture_width"], capture_height=cfg["capture_height"],
+                         capture_fps=cfg["fps"], flip=cfg["flip"], **common)
+    if kind == "usb":
+        from .usb import USBCamera
+
+        return USBCamera(device=cfg["device"], stream_format=cfg["format"], capture_width=cfg["capture_width"],
+                         capture_height=cfg["capture_height"], capture_fps=cfg["fps"], flip=cfg["flip"], **common)
+    if kind == "video":
+        from .video import VideoCamera
+
+        return VideoCamera(_video_path(profile, cfg["path"]), fps=cfg["fps"], loop=cfg["loop"], flip=cfg["flip"],
+                           **common)
+    raise ProfileError("camera type %r is not one of csi, usb, video, sim" % (kind,))
+
+
+def _video_path(profile, path):
+    """A relative camera.path is tried from the working directory, then beside the profile file."""
+    import os
+
+    from ..errors import ProfileError
+
+    if not path:
+        raise ProfileError("camera type 'video' needs camera.path (a video file or an image folder)")
+    where = getattr(profile, "path", None)
+    if not os.path.isabs(path) and not os.path.exists(path) and where is not None:
+        beside = os.path.join(os.path.dirname(os.fspath(where)), path)
+        if os.path.exists(beside):
+            return beside
+    return path
