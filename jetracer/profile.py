@@ -128,6 +128,7 @@ SCHEMA = {
         "servo_center_us": (float, 1500.0, ""),
         "servo_half_range_us": (float, 500.0, "pulse change to full lock; higher pulse steers left"),
         "servo_rate_dps": (float, 400.0, "servo slew rate, degrees per second"),
+        "servo_deadband_us": (float, 4.0, "the servo ignores pulse changes smaller than this"),
         "esc_neutral_us": (float, 1500.0, ""),
         "esc_half_range_us": (float, 500.0, "pulse change to full forward"),
         "esc_deadband_us": (float, 25.0, ""),

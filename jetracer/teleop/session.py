@@ -1,0 +1,149 @@
+"""A teleop session: pad reader + controller + car (+ pilot, camera, recorder, simulator).
+
+The loop polls the pad, checks the dead-man, and once per camera period lets the pilot act on a
+frame (when there is one), records, and steps the simulator. Used by ``jetracer teleop``; every
+exit path leaves the throttle neutral.
+"""
+
+import logging
+import sys
+import time
+
+from .controller import TeleopController
+from .device import GamepadReader
+
+__all__ = ["TeleopSession"]
+
+log = logging.getLogger(__name__)
+
+
+class TeleopSession:
+    """Owns everything a teleop run needs; ``run(duration=None)`` drives until stopped."""
+
+    def __init__(self, profile, car, reader, pilot=None, camera=None, world=None, recorder=None, mapping=None,
+                 record_root=None, camera_factory=None, out=None, clock=time.monotonic, sleep=time.sleep):
+        self.profile, self.car, self.reader, self.pilot = profile, car, reader, pilot
+        self.camera, self.world, self.recorder = camera, world, recorder
+        self.record_root = record_root
+        self.camera_factory = camera_factory  # opens the camera the first time recording needs it
+        self.out = out or sys.stdout
+        self.clock, self.sleep = clock, sleep
+        self.teleop = TeleopController.from_profile(profile, pilot if pilot is not None else car, mapping=mapping,
+                                                    clock=clock)
+        self.period = world.frame_period if world is not None else 1.0 / max(1.0, profile.camera["fps"])
+        self.frames = 0
+        self.recorded = 0
+        self._last_status = 0.0
+        self._tty = hasattr(self.out, "isatty") and self.out.isatty()
+
+    def start(self):
+        """Open the pad now: a missing pad is a one-line error before anything moves."""
+        self.teleop.handle(self.reader.open())
+
+    def run(self, duration=None):
+        t_start = self.clock()
+        next_frame = t_start
+        try:
+            while duration is None or self.clock() - t_start < duration:
+                wait = max(0.0, min(0.02, next_frame - self.clock()))
+                self.teleop.handle_events(self.reader.poll(wait))
+                self.teleop.tick()
+                if self.clock() >= next_frame:
+                    next_frame += self.period
+                    if next_frame < self.clock():  # fell behind: do not try to catch up
+                        next_frame = self.clock() + self.period
+                    self._frame()
+                self._status()
+        finally:
+            self.teleop.neutral()
+            if self.pilot is not None:
+                self.pilot.manual_throttle = 0.0
+            self.car.throttle = 0.0
+            if self._tty:
+                self.out.write("\n")
+        return self.summary()
+
+    def _frame(self):
+        """One camera period: pilot, recording, physics."""
+        need_frame = self.pilot is not None or self.teleop.recording
+        frame = None
+        if need_frame and self.camera is None and self.camera_factory is not None:
+            try:
+                self.camera = self.camera_factory()
+            except Exception as exc:  # noqa: BLE001 - no camera: drive on, without recording
+                self.camera_factory = None
+                self.teleop.recording = False
+                self.teleop.message = "cannot record: %s" % exc
+        if need_frame and self.camera is not None:
+            frame = self.camera.read_frame() if self.world is not None else self.camera.latest()
+        if self.pilot is not None and frame is not None:
+            try:
+                self.pilot.process(frame)
+            except Exception as exc:  # noqa: BLE001 - the autopilot failed: the person keeps the car
+                log.error("autopilot failed (%s): driving by hand only", exc)
+                self.pilot.estop("pilot fault")
+                self.pilot = None
+                self.teleop.target, self.teleop.pilot = self.car, None
+                self.teleop.message = "autopilot failed: manual only"
+                self.car.throttle = 0.0
+        self._record(frame)
+        if self.world is not None:
+            self.world.step(self.period)
+        self.frames += 1
+
+    def _record(self, frame):
+        if not self.teleop.recording:
+            if self.recorder is not None:
+                self.recorder.close()
+                self.recorded += self.recorder.count
+                self.recorder = None
+            return
+        if frame is None:
+            return
+        if self.recorder is None:
+            from .recorder import TeleopRecorder
+
+            self.recorder = TeleopRecorder.from_profile(self.profile, root=self.record_root)
+            self.teleop.message = "recording to %s" % self.recorder.root
+        self.recorder.record(frame, self.car.steering, self.car.throttle, mode=self.teleop.mode,
+                             scale=self.teleop.throttle_scale)
+
+    def _status(self):
+        now = self.clock()
+        if now - self._last_status < (0.2 if self._tty else 1.0):
+            return
+        self._last_status = now
+        line = self.teleop.status_line()
+        if self.world is not None:
+            summary = self.world.metrics.summary()
+            line += " | sim %.1f s, %.1f m, laps %d" % (self.world.time, summary["distance_m"],
+                                                      summary["laps_completed"])
+        if self.recorder is not None:
+            line += " | rec %d" % self.recorder.count
+        if self._tty:
+            self.out.write("\r\033[K" + line[:200])
+        else:
+            self.out.write(line + "\n")
+        self.out.flush()
+
+    def summary(self):
+        info = {"frames": self.frames, "recorded": self.recorded + (self.recorder.count if self.recorder else 0),
+                "final_pwm_us": self.car.pulse_widths_us() if hasattr(self.car, "pulse_widths_us") else None}
+        if self.world is not None:
+            info.update({k: self.world.metrics.summary()[k] for k in ("distance_m", "laps_completed")})
+        return info
+
+    def close(self):
+        for closer in (self.teleop.neutral, getattr(self.recorder, "close", None), self.reader.close,
+                       self.car.close, getattr(self.camera, "close", None), getattr(self.world, "close", None)):
+            if closer is None:
+                continue
+            try:
+                closer()
+            except Exception as exc:  # noqa: BLE001 - keep closing the rest
+                log.error("while closing: %s", exc)
+
+
+def open_reader(spec, clock=time.monotonic):
+    """The pad reader for ``spec`` (a name, /dev/input path or recorded file; empty: first pad)."""
+    return GamepadReader(spec, clock=clock)
