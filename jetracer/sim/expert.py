@@ -1,0 +1,113 @@
+"""An expert driver that sees ground truth: pure pursuit on the centreline, slowing for curves.
+
+It produces *car commands* (steering, throttle in [-1, 1]), not wheel angles: the desired wheel
+angle and speed are converted back through the simulated servo/ESC mapping and the profile's
+gains, offsets and pulse ranges, so the expert drives the car through ``NvidiaRacecar`` like any
+other pilot (and labels data with commands a real pilot could have produced).
+"""
+
+import math
+
+from .vehicle import esc_pulse_for, servo_pulse_for
+
+__all__ = ["ExpertDriver"]
+
+
+class ExpertDriver:
+    """Pure pursuit from the rear axle to a centreline point ``lookahead`` ahead.
+
+    ``max_speed_mps``: speed on straights. ``lateral_accel_mps2``: corner speed limit
+    (v = sqrt(a / curvature)). ``decel_mps2``: how hard it plans to slow before a corner.
+    ``lane_offset_m``: drive this far left (+) or right (-) of the centreline (data variety).
+    """
+
+    def __init__(self, world, max_speed_mps=2.0, lateral_accel_mps2=2.5, decel_mps2=3.0, lookahead_min_m=0.45,
+                 lookahead_gain_s=0.3, lane_offset_m=0.0):
+        self.world = world
+        self.max_speed = float(max_speed_mps)
+        self.lateral_accel = float(lateral_accel_mps2)
+        self.decel = float(decel_mps2)
+        self.lookahead_min = float(lookahead_min_m)
+        self.lookahead_gain = float(lookahead_gain_s)
+        self.lane_offset = float(lane_offset_m)
+        self._s = None
+
+    def lookahead(self, speed):
+        return min(1.6, self.lookahead_min + self.lookahead_gain * abs(speed))
+
+    def target_point(self):
+        """World (x, y) the pursuit aims at now (also a natural XY-dataset label)."""
+        v = self.world.vehicle
+        track = self.world.track
+        hint = self._s if self._s is not None else self.world.metrics.s  # stay on our own stretch
+        s, _, _ = track.project((v.x, v.y), s_hint=hint, window_m=1.5)
+        self._s = s
+        s_t = s + self.lookahead(v.speed)
+        x, y = track.point_at(s_t)
+        if self.lane_offset:
+            nx, ny = track.normal_at(s_t)
+            x, y = x + nx * self.lane_offset, y + ny * self.lane_offset
+        return x, y
+
+    def desired(self):
+        """(front wheel angle in radians, + = left; speed in m/s) from ground truth."""
+        world = self.world
+        v = world.vehicle
+        tx, ty = self.target_point()
+        dx, dy = tx - v.x, ty - v.y
+        c, s = math.cos(v.yaw), math.sin(v.yaw)
+        fx, fy = c * dx + s * dy, -s * dx + c * dy
+        dist2 = max(fx * fx + fy * fy, 1e-6)
+        angle = math.atan(2.0 * v.wheelbase * fy / dist2)  # pure pursuit: curvature 2*y/L^2
+        return angle, self.speed_limit(self._s, v.speed)
+
+    def speed_limit(self, s, speed):
+        """Fastest speed from which every corner within braking distance can still be taken."""
+        track = self.world.track
+        horizon = 0.5 + speed * speed / (2 * self.decel) + 0.5
+        limit = self.max_speed
+        d = 0.0
+        while d <= horizon:
+            k = abs(track.curvature_at(s + d))
+            if k > 1e-6:
+                corner = math.sqrt(self.lateral_accel / k)
+                # the speed now from which we can slow to `corner` over distance d
+                limit = min(limit, math.sqrt(corner * corner + 2 * self.decel * max(0.0, d - 0.3)))
+            d += 0.1
+        return limit
+
+    def command(self):
+        """(steering, throttle) car commands for this instant."""
+        angle, speed = self.desired()
+        return self.to_commands(angle, speed)
+
+    def __call__(self, world=None, frame=None):
+        """Policy form for :func:`jetracer.sim.run.drive_lockstep`."""
+        return self.command()
+
+    def to_commands(self, wheel_angle, speed):
+        """Car commands that make the simulated servo/ESC produce ``wheel_angle`` and ``speed``."""
+        world = self.world
+        sim, car = world.sim, world.profile.car
+        servo_value = _servo_value(servo_pulse_for(wheel_angle, sim), car["steering_min_pulse_us"],
+                                   car["steering_max_pulse_us"])
+        steering = (servo_value - car["steering_offset"]) / car["steering_gain"] if car["steering_gain"] else 0.0
+        # feed-forward on the target speed plus a proportional term on the speed error
+        v = world.vehicle.speed
+        drive = (speed + 0.8 * (speed - v)) / sim["top_speed_mps"]
+        drive = min(1.0, max(0.01, drive)) if speed > 0 else 0.0
+        if car["type"] == "waveshare":
+            value = drive
+        else:
+            value = _servo_value(esc_pulse_for(drive, sim), car["throttle_min_pulse_us"], car["throttle_max_pulse_us"])
+        throttle = (value - car["throttle_offset"]) / car["throttle_gain"] if car["throttle_gain"] else 0.0
+        return _clip(steering), _clip(throttle)
+
+
+def _servo_value(pulse_us, min_us, max_us):
+    """The Adafruit ContinuousServo value that produces ``pulse_us`` on a [min_us, max_us] servo."""
+    return _clip((pulse_us - (min_us + max_us) / 2.0) / ((max_us - min_us) / 2.0))
+
+
+def _clip(x, lo=-1.0, hi=1.0):
+    return lo if x < lo else hi if x > hi else x
