@@ -276,6 +276,10 @@ class Pilot(traitlets.HasTraits):
             log.warning("stopping: %s", exc or "interrupted")
         finally:
             self._neutral()
+            try:
+                self.car.neutral()  # steering centred too, now that the run is over
+            except Exception as exc:  # noqa: BLE001 - throttle is already neutral (or logged)
+                log.error("could not centre the steering: %s", exc)
             self.status = "stopped: %s" % (self.stop_reason or "error")
         return self.stop_reason
 

@@ -6,13 +6,14 @@ Backends are imported on first use, so ``import jetracer.camera`` needs neither 
 from .base import Camera, Frame, SourceEnded
 
 __all__ = ["Camera", "Frame", "SourceEnded", "CSICamera", "USBCamera", "VideoCamera", "JetCamCamera",
-           "make_camera"]
+           "SimCamera", "make_camera"]
 
 _BACKENDS = {
     "CSICamera": "csi",
     "USBCamera": "usb",
     "VideoCamera": "video",
     "JetCamCamera": "jetcam",
+    "SimCamera": "sim",
 }
 
 

@@ -25,11 +25,20 @@ class SimCamera(Camera):
         self.world = world
         self.target_fps = float(fps or cfg["fps"])
         self._next_due = None
+        self.frozen = False  #: fault injection: True makes the camera deliver nothing, like a dead sensor
+
+    def freeze(self, frozen=True):
+        """Simulate a camera that stops delivering frames (unplugged ribbon, crashed Argus daemon)."""
+        self.frozen = frozen
 
     def _open(self):
         self._next_due = None
 
     def _grab(self):
+        if self.frozen:
+            if self.running:
+                self._sleep(0.005)
+            return None
         if self.running:  # capture thread: pace to target_fps on the wall clock
             now = time.monotonic()
             period = 1.0 / self.target_fps

@@ -19,9 +19,11 @@ def draw_prediction(image_bgr, x, y, steering=None, throttle=None):
         draw.ellipse([px - 5, py - 5, px + 5, py + 5], outline=(0, 255, 0), width=2)
         draw.line([w / 2, h - 1, px, py], fill=(0, 255, 0), width=1)
     if steering is not None:
-        draw.rectangle([w / 2, h - 6, w / 2 + steering * w / 2, h - 1], fill=(255, 160, 0))
+        x0, x1 = sorted((w / 2, w / 2 + steering * w / 2))
+        draw.rectangle([x0, h - 6, x1, h - 1], fill=(255, 160, 0))
     if throttle is not None:
-        draw.rectangle([0, h - throttle * h, 4, h], fill=(0, 120, 255))
+        y0, y1 = sorted((h - 1, h - 1 - abs(throttle) * h))
+        draw.rectangle([0, y0, 4, y1], fill=(0, 120, 255) if throttle >= 0 else (255, 0, 0))
     return np.asarray(img)[:, :, ::-1]
 
 
