@@ -1,11 +1,71 @@
-"""`jetracer optimize`: placeholder until its issue lands."""
+"""`jetracer optimize MODEL.pth --out ENGINE`: build a fast engine, prove it steers like the model.
 
-from ._common import not_yet
+The engine is checked against the fp32 torch model on real frames (validation images from
+--calib, else simulator renders) and refused when max |dx| exceeds --tolerance, unless --force:
+an int8 engine that turns 0.1 the wrong way is a crash on the track, not a speed-up.
+"""
+
+import argparse
+import time
+from pathlib import Path
+
+__all__ = ["add_arguments", "run"]
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a positive integer, got %r" % text) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("expected a positive integer, got %r" % text)
+    return value
+
+
+def _tolerance(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a number >= 0, got %r" % text) from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError("expected a number >= 0, got %r" % text)
+    return value
 
 
 def add_arguments(parser):
-    pass
+    parser.add_argument("model", metavar="MODEL.pth", help="trained model (jetracer checkpoint or JetRacer state_dict)")
+    parser.add_argument("--backend", choices=("auto", "tensorrt", "onnxruntime", "torch"), default="auto",
+                        help="auto: TensorRT when torch2trt and a GPU are here, else onnxruntime, else torch")
+    parser.add_argument("--precision", choices=("auto", "fp32", "fp16", "int8"), default="auto",
+                        help="auto: int8 where calibrated int8 is fast (onnxruntime on CPU, TensorRT from Xavier "
+                             "on), fp16 on the Nano's GPU, else fp32")
+    parser.add_argument("--calib", metavar="DIR", default=None,
+                        help="XY dataset folder: half its images calibrate int8, the other half check parity "
+                             "(default: simulator frames)")
+    parser.add_argument("--frames", type=_positive_int, default=64, metavar="N",
+                        help="frames for calibration and for the parity check (default 64 each)")
+    parser.add_argument("--tolerance", type=_tolerance, default=0.05, metavar="DX",
+                        help="largest accepted max |dx| against the fp32 model, in normalised x (default 0.05)")
+    parser.add_argument("--force", action="store_true", help="write the engine even beyond --tolerance")
+    parser.add_argument("--threads", type=_positive_int, default=None, metavar="N",
+                        help="onnxruntime intra-op threads (default: usable cores, at most 4)")
+    parser.add_argument("--out", required=True, metavar="ENGINE", help="engine file to write (atomically)")
 
 
 def run(args):
-    not_yet("optimize", "in progress")
+    from ..engine.optimize import optimize_model
+
+    started = time.time()
+    print("building an engine from %s (backend %s, precision %s) ..." % (args.model, args.backend, args.precision),
+          flush=True)
+    result = optimize_model(args.model, backend=args.backend, precision=args.precision, calib_dir=args.calib,
+                            frames=args.frames, tolerance=args.tolerance, threads=args.threads)
+    print(result.summary())
+    if not result.within_tolerance and args.force:
+        print("warning: max |dx| %.4f exceeds --tolerance %g; writing anyway (--force)"
+              % (result.report["max_dx"], args.tolerance))
+    result.save(args.out, force=args.force)
+    size = Path(args.out).stat().st_size
+    print("wrote %s (%s %s, %.1f MB) in %.1f s" % (args.out, result.engine.backend, result.engine.precision,
+                                                   size / 1e6, time.time() - started))
+    return 0

@@ -1,0 +1,213 @@
+"""Build an engine from a model, and load one from a file, whatever the backend.
+
+``load_engine(path)`` reads our engine files (the header names the backend) and plain model
+checkpoints (.pth, run with the torch backend, or built on the fly for another backend). Engines
+are built from the fp32 model with its preprocessing folded in (``fold.py``).
+"""
+
+import logging
+from pathlib import Path
+
+from ..errors import EngineError, JetracerError, ModelError
+from .backends import BACKENDS, choose_backend, choose_precision, cuda_device_info, require
+from .base import Resizer
+from .fileformat import MAGIC, read_engine_file
+from .fold import IMAGENET_MEAN, IMAGENET_STD, fold_preprocessing, pad_raw_frames
+
+__all__ = ["load_engine", "build_engine", "load_model_file", "engine_meta", "fold_model", "calibration_inputs"]
+
+log = logging.getLogger(__name__)
+
+
+def engine_meta(model_meta):
+    """The parts of a checkpoint's metadata an engine needs, with JetRacer's defaults."""
+    model_meta = dict(model_meta or {})
+    return {
+        "arch": model_meta.get("arch", "resnet18"),
+        "input_size": [int(v) for v in (model_meta.get("input_size") or (224, 224))],
+        "categories": list(model_meta.get("categories") or ["road"]),
+        "mean": [float(v) for v in (model_meta.get("mean") or IMAGENET_MEAN)],
+        "std": [float(v) for v in (model_meta.get("std") or IMAGENET_STD)],
+        "channel_order": model_meta.get("channel_order", "RGB"),
+    }
+
+
+def load_model_file(path):
+    """(fp32 model in eval mode, checkpoint metadata) from a .pth (jetracer or plain JetRacer)."""
+    from ..models import load_model
+
+    model, meta = load_model(str(path), map_location="cpu")
+    return model.float().eval(), dict(meta or {})
+
+
+def fold_model(model, meta):
+    """The raw-pixel model for ``meta`` (see :func:`engine_meta`); checks outputs = 2 per category."""
+    folded = fold_preprocessing(model, meta["mean"], meta["std"], channel_order=meta["channel_order"],
+                                input_order="BGR", input_size=meta["input_size"])
+    folded.input_size = tuple(meta["input_size"])
+    import torch
+
+    h, w = meta["input_size"]
+    ph, pw = folded.pad
+    with torch.no_grad():
+        outputs = folded(torch.zeros(1, 3, h + 2 * ph, w + 2 * pw)).shape[-1]
+    if outputs != 2 * len(meta["categories"]):
+        if len(meta["categories"]) == 1 and outputs % 2 == 0:
+            meta["categories"] = ["category%d" % i for i in range(outputs // 2)]
+        else:
+            raise EngineError("the model has %d outputs but %d categories: expected 2 per category"
+                              % (outputs, len(meta["categories"])))
+    return folded
+
+
+def calibration_inputs(frames, meta, pad, pad_value):
+    """BGR frames of any size -> padded float32 network inputs (for int8 calibration)."""
+    resize = Resizer(meta["input_size"])
+    return [pad_raw_frames(resize(f).copy(), pad, pad_value) for f in frames]
+
+
+def build_engine(model, model_meta=None, backend="auto", precision="auto", calib_frames=None, device=None,
+                 threads=None):
+    """An engine for ``model`` (fp32, trained on normalised RGB as ``model_meta`` says).
+
+    ``calib_frames``: BGR uint8 frames for int8 calibration. ``device``/``threads`` tune the
+    torch and onnxruntime backends. Raises BackendMissing / EngineError in one line.
+    """
+    import jetracer
+
+    meta = engine_meta(model_meta)
+    backend = choose_backend(backend)
+    on_gpu = backend == "tensorrt" or (backend == "torch" and str(device or "cuda").startswith("cuda"))
+    gpu = cuda_device_info() if on_gpu else None
+    providers = require("onnxruntime").get_available_providers() if backend == "onnxruntime" else ()
+    precision = choose_precision(backend, precision, gpu=gpu, can_calibrate=bool(calib_frames),
+                                 onnx_providers=providers)
+    folded = fold_model(model, meta)
+    meta.update(jetracer=jetracer.__version__, precision=precision)
+    if backend == "torch":
+        from .torch_engine import TorchEngine
+
+        source = {"arch": meta["arch"], "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+                  "meta": dict(model_meta or {})}
+        return TorchEngine(folded, meta, device=device, precision=precision, source=source)
+    calib = None
+    if precision == "int8":
+        calib = calibration_inputs(calib_frames or [], meta, folded.pad, folded.pad_value)
+    meta.update(pad=list(folded.pad), pad_value=list(folded.pad_value))
+    if backend == "onnxruntime":
+        from .onnx_engine import OnnxEngine, export_onnx, quantize_int8
+
+        onnx_bytes = export_onnx(folded)
+        if precision == "int8":
+            onnx_bytes = quantize_int8(onnx_bytes, calib)
+        meta["onnxruntime"] = require("onnxruntime").__version__
+        return OnnxEngine(onnx_bytes, meta, threads=threads)
+    from .trt_engine import build_tensorrt
+
+    return build_tensorrt(folded, meta, precision, calib)
+
+
+def load_engine(path, backend="auto", device=None, threads=None, precision="auto"):
+    """The engine in ``path``: a jetracer engine file (backend from its header) or a model .pth.
+
+    A .pth runs with the torch backend under ``backend="auto"``; naming another backend builds that
+    engine in memory (``precision`` auto: fp32 onnxruntime, fp16 TensorRT; int8 needs calibration,
+    which ``jetracer optimize`` or :func:`jetracer.engine.optimize.cached_engine` do). For an engine
+    file, ``precision`` other than auto must match the file's.
+    """
+    path = Path(path)
+    if backend not in ("auto",) + BACKENDS:
+        raise EngineError("unknown backend %r: choose auto, %s" % (backend, ", ".join(BACKENDS)))
+    try:
+        with open(str(path), "rb") as f:
+            head = f.read(len(MAGIC))
+    except OSError as exc:
+        what = "not found" if isinstance(exc, FileNotFoundError) else "unreadable (%s)" % (exc.strerror or exc)
+        raise EngineError("engine file %s %s: build one with `jetracer optimize MODEL.pth --out %s`"
+                          % (path, what, path)) from None
+    if head == MAGIC:
+        header, payload = read_engine_file(path)
+        if precision not in ("auto", header.get("precision")):
+            raise EngineError("%s is a %s engine, not %s: build a %s one with `jetracer optimize --precision %s`"
+                              % (path, header.get("precision"), precision, precision, precision))
+        return engine_from_file_parts(header, payload, path, backend=backend, device=device, threads=threads)
+    if head[:4] == b"PK\x03\x04" or head[:1] == b"\x80":  # torch.save: zip archive or legacy pickle
+        try:
+            model, meta = load_model_file(path)
+        except ModelError:
+            if _is_plain_torch2trt_file(path):
+                raise EngineError("%s is a plain torch2trt engine without jetracer metadata (its TensorRT version, GPU "
+                                  "and input are unknown): rebuild it with `jetracer optimize MODEL.pth --backend "
+                                  "tensorrt --out ENGINE` from the model it was made from" % path) from None
+            raise
+        except JetracerError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - torch.load fails in many ways on a damaged file
+            raise EngineError("%s is not a loadable model (%s): re-save it, or train one with `jetracer train`"
+                              % (path, str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__)) from None
+        if backend == "auto":
+            backend = "torch"
+        return build_engine(model, meta, backend=backend, precision=precision, device=device, threads=threads)
+    raise EngineError("%s is neither a jetracer engine nor a model checkpoint: build an engine with "
+                      "`jetracer optimize MODEL.pth --out %s`" % (path, path))
+
+
+def _is_plain_torch2trt_file(path):
+    """A JetRacer-style ``torch.save(model_trt.state_dict())`` file (holds a serialised engine)."""
+    import torch
+
+    try:
+        obj = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001 - not loadable at all: not a torch2trt file either
+        return False
+    return isinstance(obj, dict) and "engine" in obj and "input_names" in obj
+
+
+def engine_from_file_parts(header, payload, path="engine", backend="auto", device=None, threads=None):
+    built = header.get("backend")
+    if built not in BACKENDS:
+        raise EngineError("%s names an unknown backend %r: rebuild it with `jetracer optimize`" % (path, built))
+    if backend not in ("auto", built):
+        raise EngineError("%s is a %s engine, not %s: use --backend auto, or build a %s engine with "
+                          "`jetracer optimize --backend %s`" % (path, built, backend, backend, backend))
+    if built == "onnxruntime":
+        from .onnx_engine import OnnxEngine
+
+        return OnnxEngine(payload, header, threads=threads)
+    if built == "tensorrt":
+        from .trt_engine import TensorRTEngine, load_trt_module
+
+        return TensorRTEngine(load_trt_module(payload, header, path), header)
+    return _torch_engine_from_payload(header, payload, path, device)
+
+
+def _torch_engine_from_payload(header, payload, path, device):
+    import io
+
+    import torch
+
+    from ..models import build_model
+    from .torch_engine import TorchEngine
+
+    try:
+        try:
+            source = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
+        except TypeError:  # torch < 1.13
+            source = torch.load(io.BytesIO(payload), map_location="cpu")
+        meta = engine_meta(dict(source["meta"], arch=source["arch"]))
+        model = build_model(source["arch"], num_categories=len(meta["categories"]))
+        model.load_state_dict(source["state_dict"])
+    except JetracerError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise EngineError("%s holds a torch model that does not load (%s): rebuild it with `jetracer optimize`"
+                          % (path, str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__)) from None
+    precision = header.get("precision", "fp32")
+    use_gpu = (device or ("cuda" if torch.cuda.is_available() else "cpu")) != "cpu"
+    if precision == "fp16" and not use_gpu:
+        log.warning("%s is an fp16 torch engine but there is no GPU here: running it in fp32", path)
+        precision = "fp32"
+    folded = fold_model(model.float().eval(), meta)
+    meta = dict(header, **meta)
+    return TorchEngine(folded, meta, device=device, precision=precision, source=source)
+

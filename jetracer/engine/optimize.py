@@ -1,0 +1,129 @@
+"""Build an engine from a model file and prove it steers like the model, before anyone drives it.
+
+Used by ``jetracer optimize`` and by :func:`cached_engine` (the demo and the pilot build an engine
+on first use and keep it beside the model, keyed by the model's hash and the library versions).
+"""
+
+import hashlib
+import logging
+import time
+from pathlib import Path
+
+from ..errors import EngineError
+
+__all__ = ["OptimizeResult", "optimize_model", "cached_engine", "file_sha256"]
+
+log = logging.getLogger(__name__)
+
+
+def file_sha256(path):
+    h = hashlib.sha256()
+    with open(str(path), "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+class OptimizeResult:
+    """The engine, its parity report against the fp32 model, and where its check frames came from."""
+
+    def __init__(self, engine, report, frames_from, inference_p50_ms, tolerance):
+        self.engine, self.report, self.frames_from = engine, report, frames_from
+        self.inference_p50_ms, self.tolerance = inference_p50_ms, tolerance
+
+    @property
+    def within_tolerance(self):
+        return self.report["max_dx"] <= self.tolerance
+
+    def summary(self):
+        r = self.report
+        return ("%s %s: parity vs the fp32 torch model on %d %s: max |dx| %.4f, mean |dx| %.4f, max |dy| %.4f, "
+                "mean |dy| %.4f; inference p50 %.2f ms" % (
+                    self.engine.backend, self.engine.precision, r["frames"], self.frames_from, r["max_dx"],
+                    r["mean_dx"], r["max_dy"], r["mean_dy"], self.inference_p50_ms))
+
+    def save(self, path, force=False):
+        """Write the engine atomically; refused (one-line EngineError) beyond tolerance unless ``force``."""
+        if not self.within_tolerance and not force:
+            raise EngineError("engine not written: max |dx| %.4f exceeds --tolerance %g on %d frames; try "
+                              "--precision fp16/fp32, more --calib images, or --force to write it anyway"
+                              % (self.report["max_dx"], self.tolerance, self.report["frames"]))
+        self.engine.save(path)
+
+
+def _frames(calib_dir, n, size):
+    """(calibration frames, validation frames, description); disjoint where there are enough images."""
+    from .frames import folder_frames, frame_source
+
+    if calib_dir:
+        frames = folder_frames(calib_dir, 2 * n, seed=0)
+        if len(frames) < 2:
+            return frames, frames, "image(s) from %s (too few to split)" % calib_dir
+        return frames[0::2], frames[1::2], "images from %s" % calib_dir
+    calib, _ = frame_source(n, size, seed=1, allow_synthetic=False)
+    val, what = frame_source(n, size, seed=2, allow_synthetic=False)
+    return calib, val, what
+
+
+def optimize_model(model_path, backend="auto", precision="auto", calib_dir=None, frames=64, tolerance=0.05,
+                   threads=None):
+    """Build an engine from ``model_path`` and check its parity on ``frames`` validation frames
+    (calibrating int8 on as many others). Nothing is written: see :meth:`OptimizeResult.save`."""
+    import numpy as np
+
+    from .loader import build_engine, engine_meta, load_model_file
+    from .parity import check_parity
+
+    model, model_meta = load_model_file(model_path)
+    meta = engine_meta(model_meta)
+    calib, val, what = _frames(calib_dir, frames, meta["input_size"])
+    engine = build_engine(model, model_meta, backend=backend, precision=precision, calib_frames=calib,
+                          threads=threads)
+    timings = []
+    report = check_parity(model, meta, engine, val, timings)
+    engine.meta.update(parity=dict(report, tolerance=tolerance, frames_from=what),
+                       source={"model": str(model_path), "sha256": file_sha256(model_path)},
+                       created=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    inference = float(np.median([t["inference_ms"] for t in timings]))
+    return OptimizeResult(engine, report, what, inference, tolerance)
+
+
+def _cache_key(model_path, backend, precision):
+    import jetracer
+
+    from .backends import have
+
+    parts = [file_sha256(model_path), backend, precision, jetracer.__version__]
+    if backend == "onnxruntime" and have("onnxruntime"):
+        import onnxruntime
+
+        parts.append(onnxruntime.__version__)
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:12]
+
+
+def cached_engine(model_path, backend="auto", precision="auto", cache_dir=None, tolerance=0.05, threads=None,
+                  frames=32):
+    """The engine for ``model_path``, built once (parity-checked on simulator frames) and reused.
+
+    Stored as ``<cache_dir or the model's folder>/<model stem>.<backend>-<precision>.<key>.engine``;
+    the key changes with the model file and the library versions, so a stale engine is never used.
+    A cached file that no longer loads (another TensorRT, corrupt) is rebuilt.
+    """
+    from .backends import choose_backend
+    from .loader import load_engine
+
+    model_path = Path(model_path)
+    backend = choose_backend(backend)
+    folder = Path(cache_dir) if cache_dir else model_path.parent
+    path = folder / ("%s.%s-%s.%s.engine" % (model_path.stem, backend, precision,
+                                            _cache_key(model_path, backend, precision)))
+    if path.is_file():
+        try:
+            return load_engine(path, threads=threads)
+        except EngineError as exc:
+            log.warning("cached engine %s does not load (%s); rebuilding", path, exc)
+    result = optimize_model(model_path, backend=backend, precision=precision, frames=frames, tolerance=tolerance,
+                            threads=threads)
+    result.save(path)
+    log.info("built %s: %s", path, result.summary())
+    return result.engine
