@@ -1,11 +1,81 @@
-"""`jetracer collect`: placeholder until its issue lands."""
+"""`jetracer collect --sim --frames N --out DIR`: an expert-labelled XY dataset from the simulator.
 
-from ._common import not_yet
+On the real car people collect by hand (the data collection notebook, or gamepad recording with
+`jetracer teleop`); in the simulator the expert labels every frame with the point a careful person
+would click. The result is an ordinary JetRacer XY dataset: `jetracer train DIR` reads it.
+"""
+
+import sys
+
+from ._common import add_profile_argument
+
+__all__ = ["add_arguments", "run"]
+
+
+def _positive_int(text):
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a positive integer, got %r" % text) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("expected a positive integer, got %r" % text)
+    return value
+
+
+def _positive_float(text):
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a positive number, got %r" % text) from None
+    if not 0 < value < 10:
+        raise argparse.ArgumentTypeError("expected a number of metres in (0, 10), got %r" % text)
+    return value
 
 
 def add_arguments(parser):
-    pass
+    from ..data.collect import DEFAULT_LOOKAHEAD_M
+
+    parser.add_argument("--sim", action="store_true", required=True,
+                        help="collect in the simulator (on the car, collect by hand in the notebook or with "
+                             "`jetracer teleop` recording)")
+    add_profile_argument(parser)
+    parser.add_argument("--track", nargs="+", metavar="T", default=None,
+                        help="built-in track name(s) or JSON path(s); frames are split between them "
+                             "(default: the profile's track)")
+    parser.add_argument("--frames", type=_positive_int, required=True, metavar="N", help="samples to write")
+    parser.add_argument("--out", required=True, metavar="DIR", help="dataset folder (DIR/CATEGORY/x_y_uuid.jpg)")
+    parser.add_argument("--seed", type=int, default=0, help="episode and randomisation seed (default 0)")
+    parser.add_argument("--category", default="apex", help="category folder to write (default apex)")
+    parser.add_argument("--lookahead", type=_positive_float, default=DEFAULT_LOOKAHEAD_M, metavar="M",
+                        help="how far ahead on the centreline the label lies (default %.1f m)" % DEFAULT_LOOKAHEAD_M)
+    parser.add_argument("--no-randomize", action="store_true",
+                        help="plain track colours and lighting (default: domain randomisation on)")
 
 
 def run(args):
-    not_yet("collect", "in progress")
+    from ..data.collect import collect
+    from ..profile import load_profile
+
+    profile = load_profile(args.profile, sim=True)
+    tracks = args.track or [profile.sim["track"]]
+    shares = [args.frames // len(tracks) + (1 if i < args.frames % len(tracks) else 0) for i in range(len(tracks))]
+    total = 0
+    for i, (track, frames) in enumerate(zip(tracks, shares)):
+        if frames == 0:
+            continue
+        step = max(1, frames // 10)
+
+        def progress(done, total_frames, track=track, step=step):
+            if done % step == 0 or done == total_frames:
+                sys.stderr.write("collect %s: %d/%d frames\n" % (track, done, total_frames))
+
+        summary = collect(args.out, frames, track=track, seed=args.seed + 1000 * i, category=args.category,
+                          profile=profile, lookahead_m=args.lookahead, randomize=not args.no_randomize,
+                          progress=progress)
+        total += summary["frames"]
+    sys.stderr.write("wrote %d samples to %s/%s\n" % (total, args.out, args.category))
+    return 0

@@ -38,7 +38,12 @@ def add_arguments(parser):
     parser.add_argument("--mode", choices=["stopped", "manual", "steer", "auto"],
                         help="start mode (default: the profile's pilot.mode)")
     parser.add_argument("--throttle", type=float, help="override the profile's pilot throttle")
-    parser.add_argument("--backend", default=None, help="engine backend when building from a .pth (auto)")
+    parser.add_argument("--backend", default=None,
+                        help="inference backend (auto, torch, onnxruntime, tensorrt); with a .pth model and a "
+                             "backend other than torch, an engine is built once (parity-checked) and cached")
+    parser.add_argument("--precision", default="auto", help="engine precision when building from a .pth")
+    parser.add_argument("--engine-cache", default=None, metavar="DIR",
+                        help="where built engines are cached (default: beside the model)")
     parser.add_argument("--randomize", action="store_true", help="simulator domain randomisation")
     parser.add_argument("--max-seconds", type=float, default=None,
                         help="safety cap on simulated time for --laps runs (default 120 s per lap)")
@@ -105,11 +110,16 @@ class DriveSession:
             expert = ExpertDriver(self.world)
             self.policy = lambda frame: expert.command()
         else:
-            from ..engine import load_engine
+            from ..engine import cached_engine, load_engine
 
             path = args.engine or _profile_path(profile, profile.engine["path"])
-            self.engine = load_engine(path, backend=args.backend or profile.engine["backend"])
-            self.pilot_name = str(path)
+            backend = args.backend or profile.engine["backend"]
+            precision = args.precision if args.precision != "auto" else profile.engine["precision"]
+            if str(path).endswith(".pth") and (backend not in ("auto", "torch") or precision != "auto"):
+                self.engine = cached_engine(path, backend=backend, precision=precision, cache_dir=args.engine_cache)
+            else:
+                self.engine = load_engine(path, backend=backend)
+            self.pilot_name = "%s (%s %s)" % (path, self.engine.backend, self.engine.precision)
         self.battery = self._battery()
         if args.video:
             from ..util.video import VideoRecorder

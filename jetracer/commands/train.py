@@ -1,11 +1,97 @@
-"""`jetracer train`: placeholder until its issue lands."""
+"""`jetracer train DIR [DIR...] --out MODEL.pth`: train the road-following network on XY datasets.
 
-from ._common import not_yet
+Runs on the GPU when there is one (with mixed precision), else on the CPU. Under
+`torchrun --nproc_per_node=N -m jetracer train ...` the same command trains on N GPUs or processes.
+"""
+
+import argparse
+
+__all__ = ["add_arguments", "run"]
+
+
+def _input_size(text):
+    try:
+        if "x" in text.lower():
+            h, w = (int(v) for v in text.lower().split("x"))
+        else:
+            h = w = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected N or HxW, e.g. 224 or 224x224, got %r" % text) from None
+    if h < 16 or w < 16:
+        raise argparse.ArgumentTypeError("input size %dx%d is too small (16 at least)" % (h, w))
+    return [h, w]
+
+
+def _fraction(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a number in [0, 0.9], got %r" % text) from None
+    if not 0.0 <= value <= 0.9:
+        raise argparse.ArgumentTypeError("expected a number in [0, 0.9], got %r" % text)
+    return value
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a positive integer, got %r" % text) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("expected a positive integer, got %r" % text)
+    return value
+
+
+def _positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a positive number, got %r" % text) from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError("expected a positive number, got %r" % text)
+    return value
 
 
 def add_arguments(parser):
-    pass
+    from ..models.factory import ARCHS
+
+    parser.add_argument("dirs", nargs="+", metavar="DIR", help="XY dataset folder(s): DIR/CATEGORY/{x}_{y}_{uuid}.jpg")
+    parser.add_argument("--out", required=True, metavar="MODEL.pth", help="where the best model is written")
+    parser.add_argument("--arch", choices=sorted(ARCHS), default=None,
+                        help="network (default resnet18, as JetRacer; tiny = small CPU net for quick tests)")
+    parser.add_argument("--epochs", type=_positive_int, default=30, help="total epochs (default 30)")
+    parser.add_argument("--batch-size", type=_positive_int, default=64, help="per process (default 64)")
+    parser.add_argument("--lr", type=_positive_float, default=1e-3, help="Adam learning rate (default 1e-3)")
+    parser.add_argument("--val-fraction", type=_fraction, default=0.1,
+                        help="share of samples held out for validation (default 0.1)")
+    parser.add_argument("--categories", nargs="+", metavar="NAME", default=None,
+                        help="category folders to train on, in output order (default: all, sorted)")
+    parser.add_argument("--input-size", type=_input_size, default=None, metavar="N|HxW",
+                        help="network input (default 224 for resnets/mobilenet, 64 for tiny)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue from MODEL.pth.resume (or MODEL.pth) up to --epochs in total")
+    parser.add_argument("--pretrained", action="store_true",
+                        help="start from torchvision's ImageNet weights (must already be in the torch cache)")
+    parser.add_argument("--workers", type=int, default=None, help="data loading processes (default: by CPU count)")
+    parser.add_argument("--seed", type=int, default=0, help="split, shuffling and augmentation seed")
+    parser.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda or cuda:N")
+    parser.add_argument("--no-augment", action="store_true", help="train on the images as they are")
+    parser.add_argument("--half", action="store_true", help="store weights in fp16 (half the file size)")
 
 
 def run(args):
-    not_yet("train", "in progress")
+    from ..models.train import TrainConfig, train
+
+    config = TrainConfig(args.dirs, args.out, arch=args.arch, epochs=args.epochs, batch_size=args.batch_size,
+                         lr=args.lr, val_fraction=args.val_fraction, resume=args.resume,
+                         pretrained=args.pretrained, workers=args.workers, seed=args.seed,
+                         categories=args.categories, input_size=args.input_size, device=args.device,
+                         augment=not args.no_augment, half=args.half)
+    result = train(config)
+    import os
+
+    if int(os.environ.get("RANK", "0")) == 0 and result.get("trained"):
+        import sys
+
+        sys.stderr.write("best validation loss %.4f -> %s\n" % (result["best_val_loss"], result["out"]))
+    return 0

@@ -1,0 +1,238 @@
+"""The XY dataset exactly as JetRacer stores it: ``DIR/CATEGORY/{x}_{y}_{uuid}.jpg``.
+
+``x`` and ``y`` are the clicked pixel in the saved image (integers). The model learns them normalised
+as JetRacer does, ``x_n = 2 * (x / width - 0.5)`` (and the same for y with the height), so a dataset
+made with NVIDIA's notebooks trains here unchanged, and one made here trains there.
+
+A dataset is something people spend evenings clicking, so: samples are written atomically (a crash
+leaves no half JPEG), and one bad file (truncated copy, stray name) is skipped with a warning that
+names it, never a crash in the middle of an epoch.
+"""
+
+import collections
+import logging
+import re
+import uuid
+from pathlib import Path
+
+from ..errors import DataError
+from ..util.atomic import atomic_write_bytes
+
+__all__ = ["IMAGE_SUFFIXES", "parse_sample_name", "sample_name", "normalise_xy", "denormalise_xy",
+           "save_sample", "list_samples", "find_categories", "Sample", "XYDataset"]
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+_NAME = re.compile(r"^(-?\d+)_(-?\d+)_([^/]+)$")
+
+
+def parse_sample_name(name):
+    """``(x, y)`` pixel ints from ``{x}_{y}_{uuid}.jpg``, or None when the name is not a sample."""
+    name = Path(name).name
+    stem, suffix = name.rsplit(".", 1) if "." in name else (name, "")
+    if "." + suffix.lower() not in IMAGE_SUFFIXES:
+        return None
+    m = _NAME.match(stem)
+    if not m:
+        return None
+    return int(m.group(1)), int(m.group(2))
+
+
+def sample_name(x, y):
+    """A new file name for a sample at pixel (x, y), as JetRacer writes it."""
+    return "%d_%d_%s.jpg" % (int(round(x)), int(round(y)), uuid.uuid1())
+
+
+def normalise_xy(x, y, width, height):
+    """Pixel -> JetRacer's normalised label, about [-1, 1] across the image."""
+    return 2.0 * (x / float(width) - 0.5), 2.0 * (y / float(height) - 0.5)
+
+
+def denormalise_xy(x_n, y_n, width, height):
+    return (x_n / 2.0 + 0.5) * width, (y_n / 2.0 + 0.5) * height
+
+
+def encode_jpeg(image_bgr, quality=95):
+    """JPEG bytes of a BGR uint8 image (OpenCV when present, else Pillow)."""
+    import numpy as np
+
+    image_bgr = np.ascontiguousarray(image_bgr)
+    if image_bgr.ndim != 3 or image_bgr.shape[2] != 3 or image_bgr.dtype != np.uint8:
+        raise DataError("a sample image must be an HxWx3 uint8 BGR array, got %s %s" % (
+            image_bgr.dtype, image_bgr.shape))
+    try:
+        import cv2
+    except ImportError:
+        cv2 = None
+    if cv2 is not None:
+        ok, buf = cv2.imencode(".jpg", image_bgr, [int(cv2.IMWRITE_JPEG_QUALITY), int(quality)])
+        if ok:
+            return buf.tobytes()
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.fromarray(image_bgr[:, :, ::-1]).save(out, format="JPEG", quality=int(quality))
+    return out.getvalue()
+
+
+def save_sample(root, category, image_bgr, x, y, quality=95):
+    """Write one labelled image to ``root/category/{x}_{y}_{uuid}.jpg`` atomically; returns its path."""
+    if not category or "/" in category or category.startswith("."):
+        raise DataError("bad category name %r: use a plain folder name such as 'apex'" % (category,))
+    data = encode_jpeg(image_bgr, quality)
+    path = Path(root) / category / sample_name(x, y)
+    atomic_write_bytes(path, data)
+    return path
+
+
+#: One file on disk: its path, category index and the labelled pixel.
+Sample = collections.namedtuple("Sample", "path category x y")
+
+
+def _visible_files(folder):
+    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+
+
+def _has_images(folder):
+    return any(p.suffix.lower() in IMAGE_SUFFIXES for p in _visible_files(folder))
+
+
+def _category_dirs(root):
+    """``{category: folder}`` of one root; a root that *is* a category folder (images inside) counts as one."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError("dataset folder %s not found: pass the folder holding CATEGORY/{x}_{y}_{uuid}.jpg" % root)
+    subdirs = {p.name: p for p in sorted(root.iterdir()) if p.is_dir() and not p.name.startswith(".")}
+    if not subdirs and _has_images(root):
+        return {root.name: root}
+    return subdirs
+
+
+def find_categories(roots):
+    """Sorted union of the category folders under ``roots``."""
+    names = set()
+    for root in roots:
+        names.update(_category_dirs(root))
+    return sorted(names)
+
+
+def list_samples(roots, categories=None):
+    """``(samples, categories, skipped)`` from the file names alone (cheap: no image is opened).
+
+    Names that do not parse are skipped with a warning naming them; temp files of an interrupted save
+    (hidden, ``.tmp``) are ignored silently.
+    """
+    if isinstance(roots, (str, Path)):
+        roots = [roots]
+    roots = [Path(r) for r in roots]
+    if not roots:
+        raise DataError("no dataset folder given: pass at least one DIR")
+    categories = list(categories) if categories else find_categories(roots)
+    index = {name: i for i, name in enumerate(categories)}
+    samples, skipped = [], []
+    for root in roots:
+        for name, folder in _category_dirs(root).items():
+            if name not in index:
+                continue
+            for path in _visible_files(folder):
+                xy = parse_sample_name(path.name)
+                if xy is None:
+                    if not path.name.endswith(".tmp"):
+                        log.warning("skipping %s: the name is not {x}_{y}_{uuid}.jpg", path)
+                        skipped.append(str(path))
+                    continue
+                samples.append(Sample(path, index[name], xy[0], xy[1]))
+    if not samples:
+        raise DataError("no samples in %s (categories %s): expected CATEGORY/{x}_{y}_{uuid}.jpg files, e.g. from "
+                        "`jetracer collect --sim --out DIR` or the data collection notebook" % (
+                            ", ".join(str(r) for r in roots), ", ".join(categories) or "none found"))
+    return samples, categories, skipped
+
+
+def load_rgb(path):
+    """A decoded RGB PIL image; raises OSError/ValueError on a damaged file."""
+    from PIL import Image
+
+    with Image.open(str(path)) as img:
+        img.load()
+        return img.convert("RGB")
+
+
+class XYDataset:
+    """A torch-style Dataset over one or more XY folders.
+
+    Item: ``(image tensor 3xHxW normalised, category index, tensor [x_n, y_n])``. ``transform`` (see
+    :mod:`jetracer.data.augment`) receives and returns ``(PIL image, x_n, y_n)`` after the resize, so a
+    flip or shift moves the label with the picture. A file that fails to decode is skipped with a
+    warning and another sample is returned in its place.
+    """
+
+    def __init__(self, roots, categories=None, input_size=(224, 224), transform=None, mean=None, std=None):
+        from ..models.checkpoint import IMAGENET_MEAN, IMAGENET_STD
+
+        self.roots = [Path(r) for r in ([roots] if isinstance(roots, (str, Path)) else roots)]
+        self.samples, self.categories, self.skipped = list_samples(self.roots, categories)
+        self.input_size = (int(input_size[0]), int(input_size[1]))
+        self.transform = transform
+        self.mean = list(mean or IMAGENET_MEAN)
+        self.std = list(std or IMAGENET_STD)
+        self._bad = set()
+
+    def __len__(self):
+        return len(self.samples)
+
+    def with_transform(self, transform):
+        """The same samples seen through another transform (training augments, validation does not)."""
+        import copy
+
+        view = copy.copy(self)
+        view.transform = transform
+        return view
+
+    def summary(self):
+        """What the checkpoint records about its training data."""
+        per_category = {name: 0 for name in self.categories}
+        for s in self.samples:
+            per_category[self.categories[s.category]] += 1
+        return {"roots": [str(r) for r in self.roots], "samples": len(self.samples),
+                "per_category": per_category, "skipped_files": len(self.skipped) + len(self._bad)}
+
+    def load(self, index):
+        """``(PIL image resized to input_size, category, x_n, y_n)`` of sample ``index``, or raises."""
+        from PIL import Image
+
+        s = self.samples[index]
+        img = load_rgb(s.path)
+        x_n, y_n = normalise_xy(s.x, s.y, img.width, img.height)
+        h, w = self.input_size
+        if img.size != (w, h):
+            img = img.resize((w, h), Image.BILINEAR)
+        return img, s.category, x_n, y_n
+
+    def __getitem__(self, index):
+        n = len(self.samples)
+        for attempt in range(n):
+            i = (index + attempt) % n
+            if i in self._bad:
+                continue
+            try:
+                img, category, x_n, y_n = self.load(i)
+            except (OSError, ValueError, SyntaxError) as exc:
+                self._bad.add(i)
+                log.warning("skipping %s: cannot read the image (%s)", self.samples[i].path, exc)
+                continue
+            return self._to_item(img, category, x_n, y_n)
+        raise DataError("no readable image among the %d samples in %s: the files are damaged" % (
+            n, ", ".join(str(r) for r in self.roots)))
+
+    def _to_item(self, img, category, x_n, y_n):
+        import torch
+        from torchvision.transforms import functional as TF
+
+        if self.transform is not None:
+            img, x_n, y_n = self.transform(img, x_n, y_n)
+        tensor = TF.normalize(TF.to_tensor(img), self.mean, self.std)
+        return tensor, category, torch.tensor([x_n, y_n], dtype=torch.float32)

@@ -1,0 +1,85 @@
+"""`jetracer collect --sim`: expert labels a careful person would click, recovery included."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from jetracer.cli import main
+from jetracer.data.collect import aim_point
+from jetracer.data.xy import list_samples
+from jetracer.profile import load_profile, make_car
+from jetracer.sim.run import drive_lockstep
+from jetracer.sim.world import SimWorld
+
+
+def _straight_pose(world, offset_m=0.0, heading_deg=0.0):
+    track = world.track
+    s = next(s for s in np.arange(0.0, track.length, 0.1) if all(
+        abs(track.curvature_at(s + d)) < 0.02 for d in np.arange(-0.5, 2.0, 0.1)))
+    x, y = track.point_at(s)
+    nx, ny = track.normal_at(s)
+    return (x + nx * offset_m, y + ny * offset_m, track.heading_at(s) + math.radians(heading_deg))
+
+
+def test_aim_point_is_where_the_road_leads():
+    world = SimWorld("sim", track="oval", seed=0, randomize=False)
+    world.reset(_straight_pose(world))
+    u, v = aim_point(world)
+    assert abs(u - 111.5) < 4 and v < 112  # dead ahead, up the picture
+    world.reset(_straight_pose(world, offset_m=0.3))  # car left of the centreline: aim right
+    assert aim_point(world)[0] > u + 15
+    world.reset(_straight_pose(world, offset_m=-0.3))  # right of it: aim left
+    assert aim_point(world)[0] < u - 15
+    world.reset(_straight_pose(world, heading_deg=20))  # nose turned left: aim right
+    assert aim_point(world)[0] > u + 15
+
+
+def test_labels_steer_the_car_round_the_track():
+    """The labels are a controller: steering = x * gain (the pilot's law) drives clean laps."""
+    profile = load_profile("sim", sim=True)
+    world = SimWorld(profile, track="oval", seed=0, randomize=False)
+    car = make_car(profile, i2c=world.bus)
+    gain = profile.pilot["steering_gain"]
+
+    def label_pilot(world, image):
+        u, _ = aim_point(world, s_hint=world.metrics.s)
+        return max(-1.0, min(1.0, gain * 2.0 * (u / 224.0 - 0.5))), profile.pilot["throttle"]
+
+    summary = drive_lockstep(world, car, label_pilot, laps=2, render=False)
+    assert summary["stop_reason"] == "laps" and summary["laps_completed"] == 2
+    assert summary["off_track_events"] == 0 and summary["max_abs_cte_m"] < 0.2
+
+
+def test_collect_writes_a_jetracer_dataset_with_recovery(tmp_path, capsys):
+    out = tmp_path / "data"
+    assert main(["collect", "--sim", "--track", "oval", "--frames", "120", "--out", str(out), "--seed", "3"]) == 0
+    assert "wrote 120 samples" in capsys.readouterr().err
+    samples, categories, skipped = list_samples([out])
+    assert categories == ["apex"] and len(samples) == 120 and skipped == []
+    assert Image.open(samples[0].path).size == (224, 224)
+    xs = np.array([s.x for s in samples]) / 112.0 - 1.0
+    assert ((xs > -1) & (xs < 1)).all()
+    info = json.loads((out / "collect-oval-seed3.json").read_text())
+    assert info["frames"] == 120 and info["episodes"] > 3 and info["randomize"] is True
+    # Recovery: a good share of frames see the car off the line, and their labels aim back both ways.
+    assert info["recovery_frames"] > 0.3 * 120
+    assert (xs < -0.3).sum() > 3 and xs.max() > 0.1
+
+
+def test_collect_is_deterministic_per_seed(tmp_path):
+    labels = []
+    for name in ("a", "b"):
+        assert main(["collect", "--sim", "--frames", "30", "--out", str(tmp_path / name), "--seed", "5"]) == 0
+        labels.append(sorted((s.x, s.y) for s in list_samples([tmp_path / name])[0]))
+    assert labels[0] == labels[1]
+
+
+@pytest.mark.parametrize("argv", [["--frames", "10", "--out", "x"], ["--sim", "--frames", "0", "--out", "x"],
+                                  ["--sim", "--frames", "10"]])
+def test_bad_collect_arguments_exit_2(argv):
+    with pytest.raises(SystemExit) as exc:
+        main(["collect"] + argv)
+    assert exc.value.code == 2
