@@ -21,8 +21,7 @@ setup(
     python_requires=">=3.8",
     packages=find_packages(include=["jetracer", "jetracer.*"]),
     package_data={"jetracer": ["sim/tracks/*.json", "teleop/pads/*.toml", "py.typed"]},
-    data_files=[("share/jetracer/profiles", sorted(str(p) for p in Path("hardware/profiles").glob("*.toml"))),
-                ("share/jetracer/systemd", sorted(str(p) for p in Path("hardware/systemd").glob("*")))],
+    data_files=[("share/jetracer/profiles", sorted(str(p) for p in Path("hardware/profiles").glob("*.toml")))],
     install_requires=[
         "numpy>=1.19",
         "traitlets>=5.0",

@@ -57,6 +57,7 @@ Type=simple
 {common}ExecStart={jetracer} display --profile {profile}
 Restart=on-failure
 RestartSec=5
+Nice=10
 
 [Install]
 WantedBy=multi-user.target

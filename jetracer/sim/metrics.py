@@ -2,6 +2,7 @@
 
 Progress is the arc length driven along the centreline, unwrapped over laps. A lap is counted
 each time progress reaches the next multiple of the track length (the start line at point 0);
+progress per step is bounded by the distance the wheels covered, so short-cuts score nothing;
 the first lap counts from the start when the car began on the line (within ``start_tolerance_m``
 after it), otherwise from its first crossing, so a car dropped mid-track never scores a short lap.
 An off-track event is one entry of any wheel beyond the road edge (counted once per excursion).
@@ -45,6 +46,12 @@ class LapMetrics:
         s, cte = self._project(vehicle.centre())
         ds = s - self.s
         ds -= track.length * round(ds / track.length)  # wrap into [-L/2, L/2]
+        # Progress can't outrun the wheels: a car cutting across the infield makes the nearest
+        # centreline point jump ahead, which must not count as laps. (2.5x allows for the inside of
+        # a tight corner, where the centreline moves faster than the car.)
+        moved = vehicle.odometer - self.distance0 - self.distance
+        limit = 2.5 * moved + 0.02
+        ds = max(-limit, min(limit, ds))
         p_prev, self.progress = self.progress, self.progress + ds
         while self.progress >= self.next_line * track.length:
             line = self.next_line * track.length
