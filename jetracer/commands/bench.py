@@ -13,21 +13,12 @@ import time
 from pathlib import Path
 
 from ..errors import JetracerError
+from ._common import positive_int
 
 __all__ = ["add_arguments", "run", "default_model_path"]
 
 DEFAULT_MODEL = Path("models") / "road_following_resnet18.pth"
 PIPELINES = ("torch-fp32", "torch-fp16", "onnxruntime-fp32", "onnxruntime-int8", "tensorrt-fp16", "tensorrt-int8")
-
-
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("expected a positive integer, got %r" % text) from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("expected a positive integer, got %r" % text)
-    return value
 
 
 def _pipeline_list(text):
@@ -44,13 +35,13 @@ def add_arguments(parser):
     parser.add_argument("--model", metavar="M", default=None,
                         help="model to build the engines from (default: %s if present, else a randomly "
                              "initialised resnet18)" % DEFAULT_MODEL)
-    parser.add_argument("--frames", type=_positive_int, default=200, metavar="N",
+    parser.add_argument("--frames", type=positive_int, default=200, metavar="N",
                         help="timed frames per pipeline (default 200: under a minute on 2 idle cores)")
     parser.add_argument("--warmup", type=int, default=5, metavar="N", help="untimed frames first (default 5)")
     parser.add_argument("--backends", type=_pipeline_list, default=None, metavar="LIST",
                         help="comma-separated pipelines besides the reference (default: all this machine has): "
                              + ", ".join(PIPELINES))
-    parser.add_argument("--threads", type=_positive_int, default=None, metavar="N",
+    parser.add_argument("--threads", type=positive_int, default=None, metavar="N",
                         help="CPU threads for torch and onnxruntime (default: usable cores, at most 4)")
     parser.add_argument("--json", metavar="F", default=None, help="write the table and the machine to this file")
 

@@ -7,33 +7,11 @@ would click. The result is an ordinary JetRacer XY dataset: `jetracer train DIR`
 
 import sys
 
-from ._common import add_profile_argument
+from ._common import add_profile_argument, number_in, positive_int
 
 __all__ = ["add_arguments", "run"]
 
-
-def _positive_int(text):
-    import argparse
-
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("expected a positive integer, got %r" % text) from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("expected a positive integer, got %r" % text)
-    return value
-
-
-def _positive_float(text):
-    import argparse
-
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("expected a positive number, got %r" % text) from None
-    if not 0 < value < 10:
-        raise argparse.ArgumentTypeError("expected a number of metres in (0, 10), got %r" % text)
-    return value
+LOOKAHEAD_M = number_in(float, 1e-3, 10.0, "a number of metres in (0, 10]")
 
 
 def add_arguments(parser):
@@ -46,11 +24,11 @@ def add_arguments(parser):
     parser.add_argument("--track", nargs="+", metavar="T", default=None,
                         help="built-in track name(s) or JSON path(s); frames are split between them "
                              "(default: the profile's track)")
-    parser.add_argument("--frames", type=_positive_int, required=True, metavar="N", help="samples to write")
+    parser.add_argument("--frames", type=positive_int, required=True, metavar="N", help="samples to write")
     parser.add_argument("--out", required=True, metavar="DIR", help="dataset folder (DIR/CATEGORY/x_y_uuid.jpg)")
     parser.add_argument("--seed", type=int, default=0, help="episode and randomisation seed (default 0)")
     parser.add_argument("--category", default="apex", help="category folder to write (default apex)")
-    parser.add_argument("--lookahead", type=_positive_float, default=DEFAULT_LOOKAHEAD_M, metavar="M",
+    parser.add_argument("--lookahead", type=LOOKAHEAD_M, default=DEFAULT_LOOKAHEAD_M, metavar="M",
                         help="how far ahead on the centreline the label lies (default %.1f m)" % DEFAULT_LOOKAHEAD_M)
     parser.add_argument("--no-randomize", action="store_true",
                         help="plain track colours and lighting (default: domain randomisation on)")

@@ -5,31 +5,12 @@ The engine is checked against the fp32 torch model on real frames (validation im
 an int8 engine that turns 0.1 the wrong way is a crash on the track, not a speed-up.
 """
 
-import argparse
 import time
 from pathlib import Path
 
+from ._common import number_in, positive_int
+
 __all__ = ["add_arguments", "run"]
-
-
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("expected a positive integer, got %r" % text) from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("expected a positive integer, got %r" % text)
-    return value
-
-
-def _tolerance(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("expected a number >= 0, got %r" % text) from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError("expected a number >= 0, got %r" % text)
-    return value
 
 
 def add_arguments(parser):
@@ -42,12 +23,12 @@ def add_arguments(parser):
     parser.add_argument("--calib", metavar="DIR", default=None,
                         help="XY dataset folder: half its images calibrate int8, the other half check parity "
                              "(default: simulator frames)")
-    parser.add_argument("--frames", type=_positive_int, default=64, metavar="N",
+    parser.add_argument("--frames", type=positive_int, default=64, metavar="N",
                         help="frames for calibration and for the parity check (default 64 each)")
-    parser.add_argument("--tolerance", type=_tolerance, default=0.05, metavar="DX",
+    parser.add_argument("--tolerance", type=number_in(float, 0.0), default=0.05, metavar="DX",
                         help="largest accepted max |dx| against the fp32 model, in normalised x (default 0.05)")
     parser.add_argument("--force", action="store_true", help="write the engine even beyond --tolerance")
-    parser.add_argument("--threads", type=_positive_int, default=None, metavar="N",
+    parser.add_argument("--threads", type=positive_int, default=None, metavar="N",
                         help="onnxruntime intra-op threads (default: usable cores, at most 4)")
     parser.add_argument("--out", required=True, metavar="ENGINE", help="engine file to write (atomically)")
 

@@ -6,6 +6,8 @@ Runs on the GPU when there is one (with mixed precision), else on the CPU. Under
 
 import argparse
 
+from ._common import number_in, positive_float, positive_int
+
 __all__ = ["add_arguments", "run"]
 
 
@@ -22,36 +24,6 @@ def _input_size(text):
     return [h, w]
 
 
-def _fraction(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("expected a number in [0, 0.9], got %r" % text) from None
-    if not 0.0 <= value <= 0.9:
-        raise argparse.ArgumentTypeError("expected a number in [0, 0.9], got %r" % text)
-    return value
-
-
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("expected a positive integer, got %r" % text) from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("expected a positive integer, got %r" % text)
-    return value
-
-
-def _positive_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("expected a positive number, got %r" % text) from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError("expected a positive number, got %r" % text)
-    return value
-
-
 def add_arguments(parser):
     from ..models.factory import ARCHS
 
@@ -59,10 +31,10 @@ def add_arguments(parser):
     parser.add_argument("--out", required=True, metavar="MODEL.pth", help="where the best model is written")
     parser.add_argument("--arch", choices=sorted(ARCHS), default=None,
                         help="network (default resnet18, as JetRacer; tiny = small CPU net for quick tests)")
-    parser.add_argument("--epochs", type=_positive_int, default=30, help="total epochs (default 30)")
-    parser.add_argument("--batch-size", type=_positive_int, default=64, help="per process (default 64)")
-    parser.add_argument("--lr", type=_positive_float, default=1e-3, help="Adam learning rate (default 1e-3)")
-    parser.add_argument("--val-fraction", type=_fraction, default=0.1,
+    parser.add_argument("--epochs", type=positive_int, default=30, help="total epochs (default 30)")
+    parser.add_argument("--batch-size", type=positive_int, default=64, help="per process (default 64)")
+    parser.add_argument("--lr", type=positive_float, default=1e-3, help="Adam learning rate (default 1e-3)")
+    parser.add_argument("--val-fraction", type=number_in(float, 0.0, 0.9), default=0.1,
                         help="share of samples held out for validation (default 0.1)")
     parser.add_argument("--categories", nargs="+", metavar="NAME", default=None,
                         help="category folders to train on, in output order (default: all, sorted)")
