@@ -25,7 +25,7 @@ import time
 import traitlets
 
 from .errors import HardwareError
-from .i2c import DRIVER_LOCK, probe
+from .i2c import DRIVER_LOCK, probe, resolve_bus
 
 __all__ = ["CURVES", "cell_percent", "cell_voltage", "configure_ina219", "BatteryMonitor"]
 
@@ -100,16 +100,6 @@ def configure_ina219(ina, shunt_ohms=0.1):
     return ina
 
 
-def open_i2c(i2c, i2c_bus=None):
-    """(bus object, name for messages) from a bus object, a bus number, or None (the header's bus)."""
-    if i2c is None or isinstance(i2c, int):
-        from .i2c import open_bus
-
-        number = i2c if i2c is not None else i2c_bus
-        return open_bus(number), str(1 if number is None else number)
-    return i2c, str(getattr(i2c, "bus_number", "virtual"))
-
-
 class BatteryMonitor(traitlets.HasTraits):
     """Reads an INA219 and keeps ``voltage``, ``current``, ``power``, ``percent`` and ``state``.
 
@@ -151,7 +141,7 @@ class BatteryMonitor(traitlets.HasTraits):
         self._warned = set()
         self._stop = threading.Event()
         self._thread = None
-        self._i2c, self.bus_name = open_i2c(i2c, i2c_bus)
+        self._i2c, self.bus_name = resolve_bus(i2c, i2c_bus)
         probe(self._i2c, address, "INA219 battery monitor", self.bus_name)
         self._ina = self._make_driver()
         self.update()

@@ -242,9 +242,9 @@ class StatusDisplay:
     def _connect(self, now):
         try:
             if self._i2c is None:
-                from .battery import open_i2c
+                from .i2c import resolve_bus
 
-                self._i2c, self.bus_name = open_i2c(self._i2c_arg, self._i2c_bus)
+                self._i2c, self.bus_name = resolve_bus(self._i2c_arg, self._i2c_bus)
             probe(self._i2c, self.address, "SSD1306 OLED display", self.bus_name)
             from adafruit_ssd1306 import SSD1306_I2C
 

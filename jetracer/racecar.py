@@ -15,7 +15,7 @@ import weakref
 
 import traitlets
 
-from .i2c import DRIVER_LOCK, open_bus, probe
+from .i2c import DRIVER_LOCK, probe, resolve_bus
 
 __all__ = ["Racecar", "NvidiaRacecar", "WaveshareRacecar", "neutral_all_cars", "read_pulse_us"]
 
@@ -100,14 +100,6 @@ class Racecar(traitlets.HasTraits):
 
     def __exit__(self, *exc):
         self.close()
-
-
-def _open_i2c(i2c, i2c_bus):
-    """A busio-compatible bus from ``i2c`` (a bus object or a bus number) or ``i2c_bus``."""
-    if i2c is None or isinstance(i2c, int):
-        number = i2c if i2c is not None else i2c_bus
-        return open_bus(number), str(number if number is not None else 1)
-    return i2c, str(getattr(i2c, "bus_number", i2c_bus if i2c_bus is not None else "virtual"))
 
 
 def _make_pca(i2c, address, frequency, bus_name):
@@ -221,7 +213,7 @@ class NvidiaRacecar(_PwmCar):
     def __init__(self, i2c=None, i2c_bus=None, **kwargs):
         super().__init__(**kwargs)
         self._ready = False
-        self.i2c, bus_name = _open_i2c(i2c, i2c_bus)
+        self.i2c, bus_name = resolve_bus(i2c, i2c_bus)
         self.pca = _make_pca(self.i2c, self.i2c_address, self.pwm_frequency, bus_name)
         with DRIVER_LOCK:
             self.steering_motor = _servo(self.pca, self.steering_channel, self.steering_min_pulse_us,
@@ -271,7 +263,7 @@ class WaveshareRacecar(_PwmCar):
     def __init__(self, i2c=None, i2c_bus=None, **kwargs):
         super().__init__(**kwargs)
         self._ready = False
-        self.i2c, bus_name = _open_i2c(i2c, i2c_bus)
+        self.i2c, bus_name = resolve_bus(i2c, i2c_bus)
         self.pca = _make_pca(self.i2c, self.i2c_address, self.pwm_frequency, bus_name)
         self.motor_pca = _make_pca(self.i2c, self.motor_i2c_address, self.motor_pwm_frequency, bus_name)
         with DRIVER_LOCK:

@@ -6,7 +6,7 @@ import threading
 
 from ..errors import HardwareError
 
-__all__ = ["open_bus", "probe", "DEFAULT_BUS"]
+__all__ = ["open_bus", "resolve_bus", "probe", "DEFAULT_BUS"]
 
 #: The 40-pin header's I2C (pins 3/5) is bus 1 on the Jetson Nano, and on Xavier NX/Orin Nano too
 #: it's the bus JetRacer kits are wired to; bus 7/8 on Orin are the other header pair.
@@ -53,6 +53,15 @@ def open_bus(bus=None):
         raise HardwareError("permission denied opening %s: %s" % (path, _fix_hint(bus))) from None
     except OSError as exc:
         raise HardwareError("cannot open %s (%s): %s" % (path, exc.strerror or exc, _fix_hint(bus))) from None
+
+
+def resolve_bus(i2c=None, i2c_bus=None):
+    """(bus object, name for messages) from a bus object (real or virtual), a bus number, or None
+    (the header's bus). Every device wrapper takes its bus this way."""
+    if i2c is None or isinstance(i2c, int):
+        number = i2c if i2c is not None else i2c_bus
+        return open_bus(number), str(DEFAULT_BUS if number is None else number)
+    return i2c, str(getattr(i2c, "bus_number", "virtual"))
 
 
 def probe(i2c, address, what="device", bus_name="1"):
