@@ -182,3 +182,24 @@ def test_control_law_derivative_and_adaptive_throttle():
     assert law.throttle_for(0.0, -1.0) == 0.4  # straight, far target: limited to the forward limit
     assert law.throttle_for(1.0, -1.0) == pytest.approx(0.2)  # full lock: the corner speed
     assert law.throttle_for(0.0, 1.0) == pytest.approx(0.2)  # target right in front of the car
+
+
+def test_telemetry_jsonl_log_and_status_line(bus, pca, tmp_path):
+    import io
+    import json
+
+    from jetracer.telemetry import Telemetry
+
+    log_path = tmp_path / "drive.jsonl"
+    stream = io.StringIO()
+    telemetry = Telemetry(log_path=str(log_path), status_period_s=1e-9, stream=stream)
+    pilot, clock = make_pilot(bus, ConstantEngine(0.25, -0.5), frames=5, telemetry=telemetry)
+    assert pilot.run(should_stop=lambda: "laps" if pilot.frames >= 4 else None, before_frame=advance(clock)) == "laps"
+    telemetry.close()
+    records = [json.loads(line) for line in log_path.read_text().splitlines()]
+    frames = [r for r in records if "seq" in r]
+    assert [r["seq"] for r in frames] == sorted(r["seq"] for r in frames) and len(frames) == 4
+    assert frames[0]["x"] == 0.25 and frames[0]["mode"] == "auto" and "inference_ms" in frames[0]
+    assert "[auto] frames" in stream.getvalue()
+    summary = pilot.summary()
+    assert summary["frames"] == 4 and summary["control_latency_ms"]["p50"] is not None

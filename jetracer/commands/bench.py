@@ -121,6 +121,7 @@ def _bench(args, threads, omp_policy):
     from ..engine.backends import cuda_device_info
     from ..engine.frames import frame_source
     from ..engine.loader import build_engine, engine_meta, load_engine
+    from ..engine.optimize import CALIBRATION_FRAMES
     from ..util.atomic import atomic_write_bytes
 
     started = time.time()
@@ -132,7 +133,7 @@ def _bench(args, threads, omp_policy):
     _say("model: %s" % model_name)
     size = meta["input_size"]
     frames, source = frame_source(32, size, seed=0)
-    calib, _ = frame_source(32, size, seed=1)
+    calib, _ = frame_source(CALIBRATION_FRAMES, size, seed=1)
     gpu = cuda_device_info()
     _say("frames: %d timed per pipeline (+%d warm-up), cycling %d %s; %d CPU thread(s), OpenMP wait policy %s"
          % (args.frames, args.warmup, len(frames), source, threads, omp_policy))

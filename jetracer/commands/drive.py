@@ -127,15 +127,13 @@ class DriveSession:
             self.recorder = VideoRecorder(args.video, fps=profile.camera["fps"])
 
     def _battery(self):
+        """The INA219 monitor the pilot watches (critical -> stop), when the profile fits one."""
         if not self.profile.battery["enabled"]:
             return None
-        try:
-            from ..battery import BatteryMonitor
-        except ImportError:
-            return None
+        from ..battery import BatteryMonitor
+
         bus = self.world.bus if self.world is not None else None
-        monitor = BatteryMonitor.from_profile(self.profile, i2c=bus)
-        return monitor
+        return BatteryMonitor.from_profile(self.profile, i2c=bus)
 
     def drive(self):
         from ..pilot import Pilot

@@ -8,6 +8,7 @@ an int8 engine that turns 0.1 the wrong way is a crash on the track, not a speed
 import time
 from pathlib import Path
 
+from ..engine.optimize import CALIBRATION_FRAMES, PARITY_FRAMES
 from ._common import number_in, positive_int
 
 __all__ = ["add_arguments", "run"]
@@ -21,10 +22,13 @@ def add_arguments(parser):
                         help="auto: int8 where calibrated int8 is fast (onnxruntime on CPU, TensorRT from Xavier "
                              "on), fp16 on the Nano's GPU, else fp32")
     parser.add_argument("--calib", metavar="DIR", default=None,
-                        help="XY dataset folder: half its images calibrate int8, the other half check parity "
+                        help="XY dataset folder: some images calibrate int8, the others check parity "
                              "(default: simulator frames)")
-    parser.add_argument("--frames", type=positive_int, default=64, metavar="N",
-                        help="frames for calibration and for the parity check (default 64 each)")
+    parser.add_argument("--frames", type=positive_int, default=PARITY_FRAMES, metavar="N",
+                        help="frames for the parity check (default %d)" % PARITY_FRAMES)
+    parser.add_argument("--calib-frames", type=positive_int, default=CALIBRATION_FRAMES, metavar="N",
+                        help="frames to calibrate int8 on (default %d; fewer lets activations clip)"
+                             % CALIBRATION_FRAMES)
     parser.add_argument("--tolerance", type=number_in(float, 0.0), default=0.05, metavar="DX",
                         help="largest accepted max |dx| against the fp32 model, in normalised x (default 0.05)")
     parser.add_argument("--force", action="store_true", help="write the engine even beyond --tolerance")
@@ -40,7 +44,8 @@ def run(args):
     print("building an engine from %s (backend %s, precision %s) ..." % (args.model, args.backend, args.precision),
           flush=True)
     result = optimize_model(args.model, backend=args.backend, precision=args.precision, calib_dir=args.calib,
-                            frames=args.frames, tolerance=args.tolerance, threads=args.threads)
+                            frames=args.frames, calib_frames=args.calib_frames, tolerance=args.tolerance,
+                            threads=args.threads)
     print(result.summary())
     if not result.within_tolerance and args.force:
         print("warning: max |dx| %.4f exceeds --tolerance %g; writing anyway (--force)"
