@@ -35,7 +35,6 @@ setup(
         "adafruit-circuitpython-ina219>=3.4",
         "adafruit-blinka>=8.0; sys_platform == 'linux'",
         "tomli>=1.1; python_version < '3.11'",
-        "tomli-w>=1.0",
         "psutil>=5.6",
     ],
     extras_require={

@@ -9,6 +9,7 @@ import logging
 import sys
 
 from .errors import JetracerError
+from .safety import StopSignal
 
 __all__ = ["main", "COMMANDS"]
 
@@ -63,8 +64,10 @@ def main(argv=None):
     except JetracerError as exc:
         sys.stderr.write("error: %s\n" % exc)
         return 1
-    except KeyboardInterrupt:
-        return 130
+    except (KeyboardInterrupt, StopSignal) as exc:
+        # a signal outside a driving loop (start-up, calibration): the handler already wrote neutral
+        sys.stderr.write("stopped: %s\n" % (exc or "interrupted"))
+        return 0 if isinstance(exc, StopSignal) else 130
 
 
 if __name__ == "__main__":  # pragma: no cover

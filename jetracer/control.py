@@ -64,4 +64,8 @@ class ControlLaw:
 
     @staticmethod
     def finite(*values):
-        return all(isinstance(v, (int, float)) and math.isfinite(v) for v in values)
+        """True when every value is a real, finite number (numpy scalars included)."""
+        try:
+            return all(math.isfinite(float(v)) for v in values)
+        except (TypeError, ValueError):
+            return False

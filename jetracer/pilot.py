@@ -13,6 +13,7 @@ the person sets the throttle) and ``auto`` (the model steers and the control law
 
 import logging
 import math
+import threading
 import time
 
 import traitlets
@@ -79,6 +80,7 @@ class Pilot(traitlets.HasTraits):
         self.clock = clock or getattr(camera, "clock", None) or time.monotonic
         self.telemetry = telemetry or Telemetry(status_period_s=0)
         self.loop_period = 1.0 / loop_hz if loop_hz else 0.0
+        self._act_lock = threading.RLock()
         super().__init__(**traits)
         if engine is None and policy is None and self.mode in ("steer", "auto"):
             raise ValueError("a pilot in %s mode needs an engine or a policy" % self.mode)
@@ -129,18 +131,24 @@ class Pilot(traitlets.HasTraits):
         """Latched stop: neutral now, mode ``stopped`` until someone picks another mode."""
         log.warning("e-stop: %s", reason)
         self.telemetry.event("estop", reason=reason)
-        self.mode = "stopped"
-        self._neutral()
+        with self._act_lock:
+            self.mode = "stopped"
+            self._neutral()
 
     def request_stop(self, reason=StopReason.REQUESTED):
         """Ask :meth:`run` to end after the current frame (thread-safe)."""
         self._stop_requested = reason
 
     def _neutral(self):
-        try:
-            self.car.throttle = 0.0
-        except Exception as exc:  # noqa: BLE001 - logged; the caller's finally retries via close paths
-            log.error("could not write neutral throttle: %s", exc)
+        """Throttle 0, written to the chip even if the trait already says 0 (a failed write leaves
+        the trait at the new value and the chip at the old pulse)."""
+        for attempt in (1, 2):
+            try:
+                self.car.throttle = 0.0
+                self.car.apply()
+                return
+            except Exception as exc:  # noqa: BLE001 - logged; retried once, then close paths retry
+                log.error("could not write neutral throttle (attempt %d): %s", attempt, exc)
 
     # -- one frame ---------------------------------------------------------------------------------
     def process(self, frame):
@@ -178,6 +186,16 @@ class Pilot(traitlets.HasTraits):
         else:
             t_inf = time.perf_counter()
 
+        with self._act_lock:  # an e-stop from another thread can't slip between mode and write
+            rec.update(self._decide_and_actuate(steering, throttle))
+        t_end, t_ctl = time.perf_counter(), rec.pop("_t_ctl")
+        rec["control_ms"] = (t_ctl - t_inf) * 1000.0
+        rec["actuation_ms"] = (t_end - t_ctl) * 1000.0
+        rec["latency_ms"] = rec["capture_age_ms"] + (t_end - t_start) * 1000.0
+        return rec
+
+    def _decide_and_actuate(self, steering, throttle):
+        """The commands the current mode calls for, written to the car; returns them for telemetry."""
         mode = self.mode
         if mode == "stopped":
             steering, throttle = 0.0, 0.0
@@ -189,30 +207,56 @@ class Pilot(traitlets.HasTraits):
             steering, throttle = 0.0, 0.0
         t_ctl = time.perf_counter()
         self._actuate(steering, throttle)
-        t_end = time.perf_counter()
-        rec.update(steering=round(steering, 5), throttle=round(throttle, 5),
-                   control_ms=(t_ctl - t_inf) * 1000.0, actuation_ms=(t_end - t_ctl) * 1000.0)
-        rec["latency_ms"] = rec["capture_age_ms"] + (t_end - t_start) * 1000.0
+        return {"steering": round(steering, 5), "throttle": round(throttle, 5), "_t_ctl": t_ctl}
+
+    def act_on(self, frame):
+        """One step for loops other than :meth:`run` (teleop, notebooks): act on ``frame`` only if
+        it is new and fresh. A missing, stale or repeated frame while the model drives (``steer``
+        or ``auto``) e-stops the pilot: the same watchdog as :meth:`run`, latched. In ``manual``
+        the person drives without the camera. Returns the telemetry record, or None.
+        Engine faults raise like :meth:`process` (the caller decides who takes over)."""
+        fresh = frame is not None and self.clock() - frame.timestamp <= self.stale_frame_s
+        new = frame is not None and frame.seq != self._last_seq
+        if not (fresh and new):
+            if self.mode in ("steer", "auto"):
+                self.estop("stale_frame: %s" % ("no camera frame" if frame is None else
+                                                "frame not fresh (%.2f s old, seq %d)" % (
+                                                    self.clock() - frame.timestamp, frame.seq)))
+            elif self.mode == "manual":
+                self._actuate(self.manual_steering, self.manual_throttle)
+            return None
+        self._last_seq = frame.seq
+        rec = self.process(frame)
+        self.frames += 1
+        self.telemetry.record(rec)
+        self.latency_ms = rec["latency_ms"]
+        self._update_fps()
         return rec
 
     def _actuate(self, steering, throttle):
-        """Write both commands; one retry on an I2C error, then a fault."""
-        for attempt in (1, 2):
-            try:
-                self.car.steering = steering
-                self.car.throttle = throttle
-                return
-            except OSError as exc:
-                if attempt == 2:
-                    raise _Fault(StopReason.I2C_ERROR, "I2C write failed twice: %s" % exc) from exc
-                log.warning("I2C write failed (%s); retrying once", exc)
+        """Write both commands; one retry on an I2C error (forcing the write), then a fault."""
+        try:
+            self.car.steering = steering
+            self.car.throttle = throttle
+            return
+        except traitlets.TraitError as exc:  # a non-finite manual command: the car refused it
+            raise _Fault(StopReason.ENGINE_ERROR, str(exc)) from exc
+        except OSError as exc:
+            log.warning("I2C write failed (%s); retrying once", exc)
+        try:
+            self.car.apply()  # the traits hold the new commands; write them even though unchanged
+        except OSError as exc:
+            raise _Fault(StopReason.I2C_ERROR, "I2C write failed twice: %s" % exc) from exc
 
     # -- the loop ----------------------------------------------------------------------------------
     def _next_frame(self):
         """The newest frame not yet acted on, or None if none arrived within the stale limit."""
         try:
             if getattr(self.camera, "running", False):
-                return self.camera.wait_frame(self._last_seq, timeout=self.stale_frame_s)
+                timeout = self.stale_frame_s
+                if self._last_seq < 0:  # sensors take a second or two to deliver their first frame
+                    timeout = max(timeout, getattr(self.camera, "first_frame_timeout_s", timeout))
+                return self.camera.wait_frame(self._last_seq, timeout=timeout)
             frame = self.camera.read_frame()
         except CameraError as exc:
             raise _Fault(StopReason.STALE_FRAME, str(exc)) from exc
@@ -234,6 +278,7 @@ class Pilot(traitlets.HasTraits):
         advances the world one frame period there. The car is at neutral when this returns or raises.
         """
         self.stop_reason = ""
+        self._stop_requested = None
         self.status = "driving"
         try:
             while True:

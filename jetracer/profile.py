@@ -201,6 +201,37 @@ class Profile:
             if not 0x03 <= self.sections[section][key] <= 0x77:
                 raise ProfileError("%s: [%s] %s 0x%x is not a 7-bit I2C address" % (
                     where, section, key, self.sections[section][key]))
+        self._check_ranges(where)
+
+    def _check_ranges(self, where):
+        """Values that would crash the driver or put an unsafe pulse on the wire."""
+        car, pilot, battery = self.sections["car"], self.sections["pilot"], self.sections["battery"]
+
+        def need(ok, section, key, rule):
+            if not ok:
+                raise ProfileError("%s: [%s] %s = %r: %s" % (where, section, key, self.sections[section][key], rule))
+
+        for key in ("steering_channel", "throttle_channel"):
+            need(0 <= car[key] <= 15, "car", key, "a PCA9685 has channels 0-15")
+        need(car["type"] != "nvidia" or car["steering_channel"] != car["throttle_channel"], "car", "throttle_channel",
+             "must differ from steering_channel")
+        for key in ("pwm_frequency", "motor_pwm_frequency"):
+            need(24.0 <= car[key] <= 1743.0, "car", key, "the PCA9685 takes 24-1743 Hz (and runs at most 1526)")
+        for part in ("steering", "throttle"):
+            low, high = car[part + "_min_pulse_us"], car[part + "_max_pulse_us"]
+            need(400.0 <= low < high, "car", part + "_min_pulse_us", "pulses must satisfy 400 <= min < max us")
+            need(high <= 2600.0, "car", part + "_max_pulse_us", "pulses must satisfy max <= 2600 us")
+        for section, key in (("car", "throttle_forward_limit"), ("car", "throttle_reverse_limit"),
+                             ("pilot", "throttle_forward_limit"), ("pilot", "throttle_reverse_limit"),
+                             ("pilot", "throttle")):
+            need(0.0 <= self.sections[section][key] <= 1.0, section, key, "must be in [0, 1]")
+        for key in ("stale_frame_s",):
+            need(pilot[key] > 0, "pilot", key, "must be > 0")
+        need(self.sections["camera"]["stale_limit_s"] > 0, "camera", "stale_limit_s", "must be > 0")
+        need(1 <= battery["cells"] <= 12, "battery", "cells", "must be 1-12")
+        need(0.0 <= battery["critical_percent"] < battery["low_percent"] <= 100.0, "battery", "critical_percent",
+             "must be below low_percent, both in [0, 100]")
+        need(self.sections["display"]["height"] in (32, 64), "display", "height", "an SSD1306 is 32 or 64 rows")
 
     def __getattr__(self, section):
         try:
@@ -230,11 +261,20 @@ def profile_dirs():
     return dirs
 
 
+def _on_a_jetson():
+    try:
+        return "nvidia jetson" in Path("/proc/device-tree/model").read_text(errors="ignore").lower()
+    except OSError:
+        return Path("/etc/nv_tegra_release").exists()
+
+
 def default_profile_name(sim=False):
-    """``$JETRACER_PROFILE``, else ``sim`` with --sim or when no I2C bus exists, else the LaTrax car."""
+    """``$JETRACER_PROFILE``, else ``sim`` with --sim or off a Jetson, else NVIDIA's JetRacer.
+
+    A PC's I2C buses are its monitors' DDC lines: never guess a car on them."""
     if os.environ.get("JETRACER_PROFILE"):
         return os.environ["JETRACER_PROFILE"]
-    if sim or not any(Path("/dev").glob("i2c-*")):
+    if sim or not _on_a_jetson():
         return "sim"
     return "latrax_rally"
 
@@ -269,21 +309,43 @@ def load_profile(name_or_path=None, sim=False):
 
 
 def save_profile_values(path, updates):
-    """Write ``{section: {key: value}}`` into the profile file atomically, keeping other content.
+    """Write ``{section: {key: value}}`` (numbers) into the profile file atomically.
 
-    Used by ``jetracer calibrate``. The result is validated before it replaces the file.
+    Used by ``jetracer calibrate``. Lines are edited in place, so the owner's comments, order and
+    hex addresses survive; a key not yet in the file is added under its section header. The result
+    is validated before it replaces the file.
     """
-    import tomli_w
+    import re
 
     from .util.atomic import atomic_write_bytes
 
     path = Path(path)
-    with open(path, "rb") as f:
-        data = _toml.load(f)
+    lines = path.read_text(encoding="utf-8").splitlines()
     for section, values in updates.items():
-        data.setdefault(section, {}).update(values)
-    Profile(data, name=path.stem, path=path)
-    atomic_write_bytes(path, tomli_w.dumps(data).encode())
+        header = re.compile(r"^\s*\[\s*%s\s*\]" % re.escape(section))
+        start = next((i for i, line in enumerate(lines) if header.match(line)), None)
+        if start is None:
+            lines += ["", "[%s]" % section]
+            start = len(lines) - 1
+        end = next((i for i in range(start + 1, len(lines)) if re.match(r"^\s*\[", lines[i])), len(lines))
+        for key, value in values.items():
+            text = repr(float(value)) if isinstance(value, float) else str(value)
+            pattern = re.compile(r"^(\s*%s\s*=\s*)([^#]*?)(\s*#.*)?$" % re.escape(key))
+            for i in range(start + 1, end):
+                match = pattern.match(lines[i])
+                if match:
+                    lines[i] = match.group(1) + text + (match.group(3) or "")
+                    break
+            else:
+                lines.insert(start + 1, "%s = %s" % (key, text))
+                end += 1
+    data = "\n".join(lines) + "\n"
+    try:
+        parsed = _toml.loads(data)
+    except _toml.TOMLDecodeError as exc:
+        raise ProfileError("%s: could not update the profile: %s" % (path, exc)) from None
+    Profile(parsed, name=path.stem, path=path)
+    atomic_write_bytes(path, data.encode("utf-8"))
 
 
 def make_car(profile, i2c=None):

@@ -85,6 +85,11 @@ class Racecar(traitlets.HasTraits):
     def _apply(self):
         """Write the current commands to the hardware (subclasses)."""
 
+    def apply(self):
+        """Write the current commands again, even if unchanged: after an I2C error the trait holds
+        the new value while the chip may still hold the old pulse."""
+        self._apply()
+
     def close(self):
         """Neutral outputs, then release the hardware. Safe to call twice."""
         if self._closed:
@@ -94,6 +99,10 @@ class Racecar(traitlets.HasTraits):
         finally:
             self._closed = True
             _LIVE_CARS.discard(self)
+            self._release()
+
+    def _release(self):
+        """Release what the car opened itself (subclasses)."""
 
     def __enter__(self):
         return self
@@ -114,6 +123,12 @@ def _make_pca(i2c, address, frequency, bus_name):
 
 class _PwmCar(Racecar):
     """Common parts of cars whose steering servo sits on a PCA9685 channel."""
+
+    _owns_bus = False
+
+    def _release(self):
+        if self._owns_bus and hasattr(self.i2c, "deinit"):
+            self.i2c.deinit()  # a bus we opened from a number; a bus object passed in stays the caller's
 
     i2c_address = traitlets.Int(0x40)
     steering_channel = traitlets.Int(0)
@@ -213,6 +228,7 @@ class NvidiaRacecar(_PwmCar):
     def __init__(self, i2c=None, i2c_bus=None, **kwargs):
         super().__init__(**kwargs)
         self._ready = False
+        self._owns_bus = i2c is None or isinstance(i2c, int)
         self.i2c, bus_name = resolve_bus(i2c, i2c_bus)
         self.pca = _make_pca(self.i2c, self.i2c_address, self.pwm_frequency, bus_name)
         with DRIVER_LOCK:
@@ -263,6 +279,7 @@ class WaveshareRacecar(_PwmCar):
     def __init__(self, i2c=None, i2c_bus=None, **kwargs):
         super().__init__(**kwargs)
         self._ready = False
+        self._owns_bus = i2c is None or isinstance(i2c, int)
         self.i2c, bus_name = resolve_bus(i2c, i2c_bus)
         self.pca = _make_pca(self.i2c, self.i2c_address, self.pwm_frequency, bus_name)
         self.motor_pca = _make_pca(self.i2c, self.motor_i2c_address, self.motor_pwm_frequency, bus_name)

@@ -17,7 +17,7 @@ UNIT_NAMES = ("jetracer-drive.service", "jetracer-display.service", "jetracer-ju
 
 _COMMON_SERVICE = """\
 User={user}
-SupplementaryGroups=i2c video input gpio
+SupplementaryGroups={groups}
 WorkingDirectory={workdir}
 Environment=PYTHONUNBUFFERED=1
 Environment=JETRACER_PROFILE={profile}
@@ -36,7 +36,7 @@ StartLimitBurst=5
 Type=simple
 {common}Environment=LD_PRELOAD={libgomp}
 ExecStartPre={jetracer} stop --profile {profile}
-ExecStart={jetracer} drive --profile {profile}
+ExecStart={jetracer} drive --profile {profile}{mode}
 ExecStopPost={jetracer} stop --profile {profile}
 KillSignal=SIGTERM
 TimeoutStopSec=5
@@ -72,7 +72,7 @@ After=network.target
 Type=simple
 {common}Environment=LD_PRELOAD={libgomp}
 EnvironmentFile={token_file}
-ExecStart={python} -m jupyterlab --no-browser --ip=0.0.0.0 --port={port} --ServerApp.root_dir={workdir}/notebooks
+ExecStart={python} -m jupyterlab --no-browser --ip=0.0.0.0 --port={port} "--ServerApp.root_dir={workdir}/notebooks"
 Restart=on-failure
 RestartSec=5
 
@@ -91,10 +91,31 @@ def _jetracer_command():
     return "%s -m jetracer" % shlex.quote(sys.executable)
 
 
-def render_units(user, profile, workdir, token_file="/etc/jetracer/jupyter.env", port=8888):
-    """{unit name: text} for the three units."""
+#: groups the services need for I2C, the camera, gamepads and GPIO (those that exist on this machine:
+#: systemd refuses to start a unit naming a group that does not exist)
+WANTED_GROUPS = ("i2c", "video", "input", "gpio")
+
+
+def existing_groups(names=WANTED_GROUPS):
+    import grp
+
+    found = []
+    for name in names:
+        try:
+            grp.getgrnam(name)
+            found.append(name)
+        except KeyError:
+            pass
+    return found
+
+
+def render_units(user, profile, workdir, token_file="/etc/jetracer/jupyter.env", port=8888, mode=None,
+                 groups=None):
+    """{unit name: text} for the three units. ``mode`` overrides the profile's start mode."""
+    groups = existing_groups() if groups is None else groups
     fields = dict(user=user, profile=profile, workdir=workdir, jetracer=_jetracer_command(), python=sys.executable,
-                  libgomp=LIBGOMP, token_file=token_file, port=port)
+                  libgomp=LIBGOMP, token_file=token_file, port=port, mode=" --mode %s" % mode if mode else "",
+                  groups=" ".join(groups))
     fields["common"] = _COMMON_SERVICE.format(**fields)
     return {"jetracer-drive.service": DRIVE.format(**fields),
             "jetracer-display.service": DISPLAY.format(**fields),

@@ -1,8 +1,10 @@
 """Per-frame telemetry: stage timings with p50/p99, a rotating JSONL log, a terminal status line."""
 
+import itertools
 import json
 import logging
 import logging.handlers
+import os
 import sys
 import time
 
@@ -11,6 +13,7 @@ from .util.stats import Window
 __all__ = ["Telemetry", "STAGES"]
 
 log = logging.getLogger(__name__)
+_LOGGER_IDS = itertools.count()
 
 #: capture_age: frame capture -> the pilot picked it up; then the pilot's own stages.
 STAGES = ("capture_age_ms", "preprocess_ms", "inference_ms", "control_ms", "actuation_ms", "latency_ms")
@@ -26,9 +29,10 @@ class Telemetry:
         self._last_status = time.monotonic()
         self._jsonl = None
         if log_path:
+            os.makedirs(os.path.dirname(os.path.abspath(log_path)), exist_ok=True)
             handler = logging.handlers.RotatingFileHandler(log_path, maxBytes=max_bytes, backupCount=backups)
             handler.setFormatter(logging.Formatter("%(message)s"))
-            self._jsonl = logging.getLogger("jetracer.telemetry.jsonl.%d" % id(self))
+            self._jsonl = logging.getLogger("jetracer.telemetry.jsonl.%d" % next(_LOGGER_IDS))
             self._jsonl.propagate = False
             self._jsonl.setLevel(logging.INFO)
             self._jsonl.addHandler(handler)

@@ -203,3 +203,98 @@ def test_telemetry_jsonl_log_and_status_line(bus, pca, tmp_path):
     assert "[auto] frames" in stream.getvalue()
     summary = pilot.summary()
     assert summary["frames"] == 4 and summary["control_latency_ms"]["p50"] is not None
+
+
+def test_act_on_estops_on_a_stale_or_repeated_frame(bus, pca):
+    pilot, clock = make_pilot(bus, ConstantEngine(0.1), frames=5)
+    frame = pilot.camera.read_frame()
+    assert pilot.act_on(frame) is not None
+    assert pca.pulse_us(1) > NEUTRAL + 20  # driving
+    assert pilot.act_on(frame) is None  # the same frame again: never acted on twice ...
+    assert pilot.mode == "stopped" and neutral(pca)  # ... and the model lost its eyes: e-stop
+    pilot.mode = "auto"
+    old = pilot.camera.read_frame()
+    clock.t += 1.0  # the camera froze a second ago
+    assert pilot.act_on(old) is None and pilot.mode == "stopped" and neutral(pca)
+
+
+def test_act_on_in_manual_needs_no_camera(bus, pca):
+    pilot, clock = make_pilot(bus, ConstantEngine(0.1), frames=1, mode="manual")
+    pilot.manual_throttle = 0.2
+    pilot.act_on(None)
+    assert pilot.mode == "manual" and abs(pca.pulse_us(1) - (1500 + 0.2 * 0.8 * 750)) <= pca.tick_us
+
+
+def test_estop_reaches_the_chip_even_after_a_failed_write(bus, pca):
+    pilot, clock = make_pilot(bus, ConstantEngine(0.1), frames=5)
+    pilot.process(pilot.camera.read_frame())
+    assert pca.pulse_us(1) > NEUTRAL + 20
+    bus.fail_writes = 1  # the e-stop's first write is lost on a loose wire
+    pilot.estop("button")
+    assert neutral(pca)
+
+
+def test_retry_after_i2c_glitch_writes_the_command(bus, pca):
+    pilot, clock = make_pilot(bus, ConstantEngine(0.0), frames=5)
+    bus.fail_writes = 1
+    pilot.process(pilot.camera.read_frame())  # the throttle write fails once, the retry must land
+    assert abs(pca.pulse_us(1) - (1500 + 0.3 * 0.8 * 750)) <= pca.tick_us
+
+
+class SlowStartCamera(Camera):
+    """A sensor that needs 0.6 s before its first frame, as nvargus does after start()."""
+
+    def __init__(self):
+        super().__init__(stale_limit_s=0.2, first_frame_timeout_s=2.0)
+        self.t0 = None
+
+    def _open(self):
+        import time
+
+        self.t0 = time.monotonic()
+
+    def _grab(self):
+        import time
+
+        if time.monotonic() - self.t0 < 0.6:
+            self._sleep(0.01)
+            return None
+        self._sleep(1 / 60)
+        return np.full((224, 224, 3), 90, np.uint8)
+
+
+def test_a_slow_starting_camera_is_not_a_stale_fault(bus, pca):
+    camera = SlowStartCamera()
+    pilot = Pilot(NvidiaRacecar(i2c=bus), camera, engine=ConstantEngine(0.0), mode="auto", stale_frame_s=0.25)
+    camera.start()
+    try:
+        assert pilot.run(should_stop=lambda: "laps" if pilot.frames >= 3 else None) == "laps"
+    finally:
+        camera.close()
+    assert neutral(pca)
+
+
+SIGNAL_WHILE_BUS_HELD = r"""
+import signal
+from jetracer import NvidiaRacecar
+from jetracer.i2c import PCA9685Twin, VirtualI2C
+from jetracer.safety import StopSignal, install_signal_handlers
+install_signal_handlers()
+bus = VirtualI2C(); chip = bus.attach(PCA9685Twin(0x40))
+car = NvidiaRacecar(i2c=bus); car.throttle = 0.6
+assert bus.try_lock()  # the main thread is in the middle of an I2C transaction ...
+try:
+    signal.raise_signal(signal.SIGTERM)  # ... when systemd stops the service
+except StopSignal:
+    pass
+print(round(chip.pulse_us(1)))
+"""
+
+
+def test_stop_signal_while_the_bus_is_held_does_not_hang():
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", SIGNAL_WHILE_BUS_HELD], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert abs(int(result.stdout.strip()) - NEUTRAL) <= 5

@@ -99,3 +99,30 @@ def test_cli_unknown_profile_exit_1_no_traceback():
                             capture_output=True, text=True)
     assert result.returncode == 1
     assert result.stderr.startswith("error: no profile named 'nope'") and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("section,key,value,rule", [
+    ("car", "throttle_max_pulse_us", 25000.0, "pulses must satisfy"),
+    ("car", "steering_channel", 16, "channels 0-15"),
+    ("car", "throttle_channel", 0, "must differ from steering_channel"),
+    ("car", "pwm_frequency", 5000.0, "24-1743 Hz"),
+    ("pilot", "throttle", 1.5, "in \\[0, 1\\]"),
+    ("pilot", "stale_frame_s", 0.0, "> 0"),
+    ("battery", "critical_percent", 30.0, "below low_percent"),
+    ("display", "height", 48, "32 or 64"),
+])
+def test_values_that_would_crash_or_be_unsafe_are_refused(section, key, value, rule):
+    with pytest.raises(ProfileError, match="\\[%s\\] %s = .*%s" % (section, key, rule)):
+        Profile({section: {key: value}})
+
+
+def test_save_profile_values_keeps_comments_and_hex(tmp_path):
+    path = tmp_path / "car.toml"
+    path.write_text("# my car\n[car]\ni2c_address = 0x40  # the PCA9685\nsteering_offset = 0.0  # trim\n\n"
+                    "[pilot]\nthrottle = 0.2\n")
+    save_profile_values(path, {"car": {"steering_offset": -0.03, "steering_gain": 0.6}})
+    text = path.read_text()
+    assert "# my car" in text and "i2c_address = 0x40  # the PCA9685" in text
+    assert "steering_offset = -0.03  # trim" in text
+    profile = load_profile(str(path))
+    assert profile.car["steering_gain"] == 0.6 and profile.pilot["throttle"] == 0.2

@@ -12,7 +12,7 @@ import logging
 import sys
 import time
 
-from ._common import add_profile_argument, add_sim_argument, profile_from_args
+from ._common import add_profile_argument, add_sim_argument, number_in, profile_from_args
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ def add_arguments(parser):
     parser.add_argument("--realtime", action="store_true", help="simulator in real time instead of lockstep")
     parser.add_argument("--mode", choices=["stopped", "manual", "steer", "auto"],
                         help="start mode (default: the profile's pilot.mode)")
-    parser.add_argument("--throttle", type=float, help="override the profile's pilot throttle")
+    parser.add_argument("--throttle", type=number_in(float, 0.0, 1.0), help="override the profile's pilot throttle")
     parser.add_argument("--backend", default=None,
                         help="inference backend (auto, torch, onnxruntime, tensorrt); with a .pth model and a "
                              "backend other than torch, an engine is built once (parity-checked) and cached")
@@ -159,7 +159,11 @@ class DriveSession:
         if self.world is not None:
             metrics.update(self.world.metrics.summary())
             metrics["sim_time_s"] = round(self.world.time, 3)
-        metrics["final_pwm_us"] = self.car.pulse_widths_us()  # read back from the chip after neutral
+        try:
+            metrics["final_pwm_us"] = self.car.pulse_widths_us()  # read back from the chip after neutral
+        except OSError as exc:  # the bus that just failed may fail again: report, don't crash
+            log.error("could not read the PWM back: %s", exc)
+            metrics["final_pwm_us"] = None
         metrics["stop_reason"] = reason
         return metrics
 
@@ -203,6 +207,9 @@ class DriveSession:
             self.recorder.add(frame.image, rec.get("x"), rec.get("y"), rec.get("steering"), rec.get("throttle"))
 
     def close(self):
+        pilot = getattr(self, "pilot", None)
+        if pilot is not None:
+            pilot.telemetry.close()
         for part in (self.car, self.camera):
             if part is not None:
                 try:

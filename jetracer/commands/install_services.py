@@ -22,6 +22,9 @@ def add_arguments(parser):
     parser.add_argument("--unit-dir", default="/etc/systemd/system", help="where unit files go")
     parser.add_argument("--jupyter-token", default=None, help="JupyterLab token (default: a random one, printed)")
     parser.add_argument("--no-enable", action="store_true", help="write the units but do not enable them")
+    parser.add_argument("--mode", choices=("stopped", "steer", "auto"), default=None,
+                        help="start mode of the drive service (default: the profile's pilot.mode; "
+                             "steer needs a person to set the throttle, auto drives on its own)")
     parser.add_argument("--dry-run", action="store_true", help="print what would be written and run")
 
 
@@ -32,7 +35,7 @@ def run(args):
     profile = args.profile or default_profile_name()
     workdir = str(Path(args.workdir or os.getcwd()).resolve())
     token_file = "/etc/jetracer/jupyter.env"
-    units = render_units(user, profile, workdir, token_file=token_file)
+    units = render_units(user, profile, workdir, token_file=token_file, mode=args.mode)
     token = args.jupyter_token or secrets.token_urlsafe(24)
     commands = [["systemctl", "daemon-reload"]]
     if not args.no_enable:
@@ -48,8 +51,7 @@ def run(args):
         raise JetracerError("installing services writes to %s: run with sudo (or use --dry-run)" % args.unit_dir)
     for name, text in units.items():
         atomic_write_bytes(Path(args.unit_dir) / name, text.encode())
-    atomic_write_bytes(token_file, ("JUPYTER_TOKEN=%s\n" % token).encode())
-    os.chmod(token_file, 0o600)
+    atomic_write_bytes(token_file, ("JUPYTER_TOKEN=%s\n" % token).encode(), mode=0o600)
     for cmd in commands:
         result = subprocess.run(cmd)
         if result.returncode != 0:

@@ -28,8 +28,8 @@ class VirtualI2C:
     def __init__(self, frequency=400000):
         self.frequency = frequency
         self._devices = {}
-        self._lock = threading.Lock()
-        self._owner = None
+        # re-entrant: a signal handler writing neutral runs on the thread that may hold the bus
+        self._lock = threading.RLock()
         self.fail_writes = 0  #: fault injection: the next N writes raise EIO, as a loose wire does
 
     # -- wiring ---------------------------------------------------------------------------------
@@ -49,15 +49,13 @@ class VirtualI2C:
 
     # -- busio.I2C API --------------------------------------------------------------------------
     def try_lock(self):
-        got = self._lock.acquire(blocking=False)
-        if got:
-            self._owner = threading.get_ident()
-        return got
+        return self._lock.acquire(blocking=False)
 
     def unlock(self):
-        self._owner = None
-        if self._lock.locked():
+        try:
             self._lock.release()
+        except RuntimeError:  # not held by this thread: nothing to release
+            pass
 
     def scan(self):
         return sorted(self._devices)

@@ -33,9 +33,15 @@ def atomic_path(path):
 
 
 def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    """The process umask, read without changing it (os.umask(0) would race other threads' files)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022
 
 
 def _fsync_dir(folder):
@@ -47,8 +53,12 @@ def _fsync_dir(folder):
             os.close(fd)
 
 
-def atomic_write_bytes(path, data):
+def atomic_write_bytes(path, data, mode=None):
+    """Write ``data`` to ``path`` atomically; ``mode`` (e.g. 0o600 for secrets) is set before the
+    file becomes visible under its name."""
     with atomic_path(path) as tmp:
+        if mode is not None:
+            os.chmod(tmp, mode)
         with open(tmp, "wb") as f:
             f.write(data)
 
