@@ -292,3 +292,32 @@ def test_bad_stale_limit_is_refused():
     with pytest.raises(ValueError):
         Camera(stale_limit_s=0)
     assert isinstance(Camera(), Camera)
+
+
+def test_restart_refused_while_a_grab_is_stuck_in_the_driver():
+    import threading
+
+    import numpy as np
+
+    from jetracer.camera.base import Camera
+    from jetracer.errors import CameraError
+
+    release = threading.Event()
+
+    class Stuck(Camera):
+        def _open(self):
+            pass
+
+        def _grab(self):
+            release.wait(10)  # e.g. cv2.read() after the Argus daemon died
+            return np.zeros((224, 224, 3), np.uint8)
+
+    camera = Stuck(stale_limit_s=0.2, first_frame_timeout_s=0.5)
+    camera.start()
+    try:
+        camera.stop()  # the capture thread can't stop: it is inside the driver
+        with pytest.raises(CameraError, match="still blocked inside the camera driver"):
+            camera.start()  # two capture loops on one device would be worse than an error
+    finally:
+        release.set()
+        camera.close()

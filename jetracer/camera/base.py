@@ -108,6 +108,7 @@ class Camera(traitlets.HasTraits):
         self._stop.set()
         self._capture_thread = None
         self._notifier_thread = None
+        self._stuck_threads = []  # threads that did not stop in time (a grab blocked in the driver)
 
     # ----------------------------------------------------------------- hooks for backends
     def _open(self):
@@ -214,8 +215,16 @@ class Camera(traitlets.HasTraits):
     def _start_threads(self):
         if self._capture_thread is not None and self._capture_thread.is_alive():
             return
-        with self._io_lock:
+        if any(t.is_alive() for t in self._stuck_threads):
+            raise CameraError("%s: the previous capture thread is still blocked inside the camera driver; "
+                              "close the camera (or restart the process) before starting it again" % self._name())
+        if not self._io_lock.acquire(timeout=max(2.0, self.first_frame_timeout_s)):
+            raise CameraError("%s: the camera driver is not answering (a grab is stuck): check the camera, "
+                              "e.g. `sudo systemctl restart nvargus-daemon` for a CSI camera" % self._name())
+        try:
             self._open_device()
+        finally:
+            self._io_lock.release()
         with self._cond:
             self._last_frame_t = self.clock()
             self._ended = False
@@ -235,6 +244,7 @@ class Camera(traitlets.HasTraits):
                 thread.join(timeout=2.0)
                 if thread.is_alive():
                     log.warning("%s: %s did not stop within 2 s (blocked in the driver?)", self._name(), thread.name)
+                    self._stuck_threads.append(thread)  # a restart would run two capture loops
         self._capture_thread = self._notifier_thread = None
         self._publish_traits()  # the last frame and state, on the caller's thread
 

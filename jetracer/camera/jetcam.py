@@ -56,6 +56,11 @@ class JetCamCamera(Camera):
         return source.read()
 
     def _release(self):
+        """Nothing: the watchdog releases and re-opens on every stall, and a released JetCam camera
+        cannot be re-opened. The source is closed once, in :meth:`close`."""
+
+    def close(self):
+        super().close()
         if self.close_source:
             if getattr(self.source, "running", False):
                 self.source.running = False

@@ -44,7 +44,8 @@ def add_arguments(parser):
                         help="continue from MODEL.pth.resume (or MODEL.pth) up to --epochs in total")
     parser.add_argument("--pretrained", action="store_true",
                         help="start from torchvision's ImageNet weights (must already be in the torch cache)")
-    parser.add_argument("--workers", type=int, default=None, help="data loading processes (default: by CPU count)")
+    parser.add_argument("--workers", type=number_in(int, 0), default=None,
+                        help="data loading processes (default: by CPU count)")
     parser.add_argument("--seed", type=int, default=0, help="split, shuffling and augmentation seed")
     parser.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda or cuda:N")
     parser.add_argument("--no-augment", action="store_true", help="train on the images as they are")

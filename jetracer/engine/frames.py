@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from ..errors import DataError
+from ..errors import BackendMissing, DataError
 
 __all__ = ["folder_frames", "sim_frames", "synthetic_frames", "frame_source"]
 
@@ -123,7 +123,7 @@ def frame_source(n, size=(224, 224), seed=0, calib_dir=None, allow_synthetic=Tru
         return folder_frames(calib_dir, n, seed), "images from %s" % calib_dir
     try:
         return sim_frames(n, size, seed), "simulator frames"
-    except ImportError as exc:
+    except (ImportError, BackendMissing) as exc:  # no simulator, or no OpenCV for its renderer
         reason = str(exc)
     if not allow_synthetic:
         raise DataError("no frames to check the engine with: the simulator is not available here (%s); "

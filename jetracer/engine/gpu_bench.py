@@ -169,8 +169,9 @@ def main(argv=None):
             width, r["name"], r["step"]["p50_ms"], r["step"]["p99_ms"], r["step"]["mean_ms"], r["fps"],
             r["speedup_p50"], r["max_dx_vs_fp32"]))
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"machine": info, "rows": rows}, f, indent=2)
+        from ..util.atomic import atomic_write_bytes
+
+        atomic_write_bytes(args.json, json.dumps({"machine": info, "rows": rows}, indent=2).encode())
         print("wrote %s" % args.json)
     return 0
 

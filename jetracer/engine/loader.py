@@ -88,7 +88,7 @@ def build_engine(model, model_meta=None, backend="auto", precision="auto", calib
         from .torch_engine import TorchEngine
 
         source = {"arch": meta["arch"], "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-                  "meta": dict(model_meta or {})}
+                  "meta": dict(model_meta or {}, categories=meta["categories"], input_size=meta["input_size"])}
         return TorchEngine(folded, meta, device=device, precision=precision, source=source)
     calib = None
     if precision == "int8":
@@ -157,7 +157,10 @@ def _is_plain_torch2trt_file(path):
     import torch
 
     try:
-        obj = torch.load(str(path), map_location="cpu", weights_only=True)
+        try:
+            obj = torch.load(str(path), map_location="cpu", weights_only=True)
+        except TypeError:  # torch < 1.13 (JetPack 4) has no weights_only
+            obj = torch.load(str(path), map_location="cpu")
     except Exception:  # noqa: BLE001 - not loadable at all: not a torch2trt file either
         return False
     return isinstance(obj, dict) and "engine" in obj and "input_names" in obj
@@ -203,7 +206,7 @@ def _torch_engine_from_payload(header, payload, path, device):
         raise EngineError("%s holds a torch model that does not load (%s): rebuild it with `jetracer optimize`"
                           % (path, str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__)) from None
     precision = header.get("precision", "fp32")
-    use_gpu = (device or ("cuda" if torch.cuda.is_available() else "cpu")) != "cpu"
+    use_gpu = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu")).type == "cuda"
     if precision == "fp16" and not use_gpu:
         log.warning("%s is an fp16 torch engine but there is no GPU here: running it in fp32", path)
         precision = "fp32"

@@ -29,7 +29,9 @@ log = logging.getLogger(__name__)
 
 INPUT_NAME = "pixels"
 OUTPUT_NAME = "xy"
-_GPU_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
+#: CUDA only: onnxruntime's TensorRT provider rebuilds its engine on every load (minutes on a Nano)
+#: unless given a cache; on the car the TensorRT path is the torch2trt backend.
+_GPU_PROVIDERS = ("CUDAExecutionProvider",)
 
 
 def default_threads():
@@ -42,7 +44,12 @@ def default_threads():
     return max(1, min(4, cores))
 
 
-def export_onnx(folded, opset=17):
+#: 13 is the first opset with per-channel QDQ, and the newest that JetPack 4's torch 1.10 exports
+#: (its limit is 14) and older onnxruntime wheels load.
+ONNX_OPSET = 13
+
+
+def export_onnx(folded, opset=ONNX_OPSET):
     """ONNX bytes of a folded (raw-pixel) model with a fixed (1, 3, H', W') float input."""
     import torch
 
@@ -84,7 +91,6 @@ def quantize_int8(onnx_bytes, calibration_inputs):
     onnx = require("onnx")
     require("onnxruntime")
     import onnxruntime.quantization as quantization
-    from onnxruntime.quantization.shape_inference import quant_pre_process
 
     if not calibration_inputs:
         raise EngineError("int8 needs calibration frames: pass --calib DIR (an XY dataset) or run with the simulator")
@@ -100,7 +106,9 @@ def quantize_int8(onnx_bytes, calibration_inputs):
     with tempfile.TemporaryDirectory(prefix="jetracer-quant-") as tmp:
         src, pre, dst = (Path(tmp) / n for n in ("model.onnx", "pre.onnx", "int8.onnx"))
         src.write_bytes(onnx_bytes)
-        try:
+        try:  # onnxruntime < 1.13 has no pre-processing step
+            from onnxruntime.quantization.shape_inference import quant_pre_process
+
             quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
         except Exception as exc:  # noqa: BLE001 - optimisation is optional; quantise the plain export
             log.info("quantisation pre-processing skipped: %s", exc)
@@ -117,7 +125,7 @@ def quantize_int8(onnx_bytes, calibration_inputs):
 class OnnxEngine(Engine):
     """An onnxruntime session over a folded model (``onnx_bytes``) with IO bound to fixed buffers.
 
-    ``providers`` None: TensorRT and CUDA providers first when this onnxruntime has them, then CPU.
+    ``providers`` None: the CUDA provider first when this onnxruntime has it, then CPU.
     ``threads`` None: :func:`default_threads`.
     """
 

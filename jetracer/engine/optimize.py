@@ -86,7 +86,8 @@ def optimize_model(model_path, backend="auto", precision="auto", calib_dir=None,
 
     model, model_meta = load_model_file(model_path)
     meta = engine_meta(model_meta)
-    calib, val, what = _frames(calib_dir, frames, calib_frames, meta["input_size"], need_calib=precision != "fp32")
+    calib, val, what = _frames(calib_dir, frames, calib_frames, meta["input_size"],
+                               need_calib=precision in ("int8", "auto"))
     engine = build_engine(model, model_meta, backend=backend, precision=precision, calib_frames=calib,
                           threads=threads)
     timings = []
@@ -134,6 +135,10 @@ def cached_engine(model_path, backend="auto", precision="auto", cache_dir=None, 
             log.warning("cached engine %s does not load (%s); rebuilding", path, exc)
     result = optimize_model(model_path, backend=backend, precision=precision, frames=frames, tolerance=tolerance,
                             threads=threads)
-    result.save(path)
-    log.info("built %s: %s", path, result.summary())
+    try:
+        result.save(path)
+        log.info("built %s: %s", path, result.summary())
+    except OSError as exc:  # a read-only model folder: drive with the engine anyway, rebuild next time
+        log.warning("could not cache the engine in %s (%s); pass --engine-cache DIR to keep it",
+                    folder, exc.strerror or exc)
     return result.engine

@@ -104,6 +104,12 @@ class TensorRTEngine(Engine):
         self._host_out_t = torch.empty((1, 2 * len(self.categories)), dtype=torch.float32, pin_memory=True)
         self._host_out = self._host_out_t.numpy()
         self._stream = torch.cuda.Stream()
+        self._stream.wait_stream(torch.cuda.current_stream())  # the padding fill above happens first
+
+    def close(self):
+        """Drop the TensorRT execution context and the device buffers."""
+        self.module = None
+        self._input = self._interior_t = self._dev_image = None
 
     def _stage(self, image):
         np.copyto(self._host_image, image)

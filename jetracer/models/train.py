@@ -263,7 +263,10 @@ def _train(torch, config, dist):
 
     amp_dtype = None
     if device.type == "cuda":
-        amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        # bf16 only where the tensor cores have it (Ampere, sm 8.0+): recent torch reports emulated
+        # bf16 as "supported" on a Xavier or a V100, where it is several times slower than fp16
+        native_bf16 = torch.cuda.get_device_capability(device)[0] >= 8
+        amp_dtype = torch.bfloat16 if native_bf16 else torch.float16
     scaler = _grad_scaler(torch, amp_dtype == torch.float16)
 
     summary = dataset.summary()
