@@ -108,7 +108,8 @@ SCHEMA = {
     "teleop": {
         "device": (str, "", "gamepad name or /dev/input/eventN; empty picks the first pad"),
         "mapping": (str, "", "pad mapping profile name; empty chooses by device name"),
-        "deadman_s": (float, 0.5, "no event or keep-alive for this long while moving -> neutral"),
+        "deadman_s": (float, 0.5, "pads with a keep-alive (Sony motion sensors, browser): silence this long "
+                                   "while moving -> neutral; in auto, e-stop"),
         "max_throttle": (float, 0.5, "throttle at full stick"),
         "record_dir": (str, "data/teleop", "where recording writes XY samples"),
         "record_category": (str, "apex", "XY dataset category folder for recorded frames"),
@@ -134,6 +135,7 @@ SCHEMA = {
         "esc_deadband_us": (float, 25.0, ""),
         "top_speed_mps": (float, 6.0, "speed at full forward throttle"),
         "speed_time_constant_s": (float, 0.3, "ESC/motor lag"),
+        "grip_mu": (float, 1.0, "tyre grip: lateral acceleration beyond grip_mu * g makes the car run wide"),
         "frame_rate": (float, 30.0, "camera and physics rate in lockstep"),
         "randomize": (bool, False, "domain randomisation of the rendered camera"),
         "camera_forward_m": (float, 0.2, "lens position ahead of the rear axle"),

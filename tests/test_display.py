@@ -215,3 +215,16 @@ def test_jetson_sysfs_gpu_load_and_soc_temperature(tmp_path):
     _, _, display = twin_display(sysinfo=info)
     system_page = display.pages(info.snapshot())[1]
     assert system_page[0].endswith("GPU 54%") and system_page[1].endswith("TEMP 47C")
+
+
+def test_snapshot_when_nothing_could_be_drawn_is_one_error_line(tmp_path, capsys, monkeypatch):
+    import jetracer.display
+
+    def no_font():
+        raise OSError("cannot open resource")
+    monkeypatch.setattr(jetracer.display, "load_font", no_font)
+    out = tmp_path / "status.png"
+    assert main(["display", "--profile", "sim", "--sim", "--snapshot", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: drawing failed: cannot open resource") and len(err.strip().splitlines()) == 1
+    assert not out.exists()

@@ -423,3 +423,58 @@ def test_loss_plot_and_training_monitor():
     assert monitor.progress.value == 2 and "train 0.2000" in monitor.status.value
     assert bytes(monitor.plot.value).startswith(b"\x89PNG")
 
+
+
+def test_run_pilot_in_the_foreground_is_not_a_lost_page():
+    """A cell driving in the foreground cannot hear the page: the heartbeat waits, then watches again."""
+    from jetracer.notebook import open_session
+
+    s = open_session(True, live=False, guard=False, heartbeat=True, heartbeat_timeout_s=0.1,
+                     heartbeat_first_s=60.0)
+    try:
+        pilot = s.make_pilot(mode="manual", manual_throttle=0.3)
+        s.heartbeat.beat()  # the page answers, then the cell runs for a while (the timer checks 4x a second)
+        reason = s.run_pilot(pilot, seconds=1.0, should_stop=lambda: time.sleep(0.02))
+        assert reason == "duration" and pilot.mode == "manual" and s.heartbeat.lapses == 0
+        assert s.world.vehicle.speed > 0.2
+    finally:
+        s.close()
+
+
+def test_starting_the_pilot_twice_leaves_one_loop_driving(session):
+    import threading
+
+    pilot = session.make_pilot(mode="stopped")
+    first = session.start_pilot(pilot)
+    second = session.start_pilot(pilot)  # the cell run again
+    try:
+        assert not first.running and second.running
+        assert sum(t.name == "pilot" and t.is_alive() for t in threading.enumerate()) == 1
+    finally:
+        session.close()
+    assert not second.running
+
+
+def test_a_session_that_fails_after_building_the_car_releases_it(monkeypatch):
+    from jetracer.notebook import open_session
+    from jetracer.racecar import NvidiaRacecar
+
+    closed = []
+    original = NvidiaRacecar.close
+
+    def close(car):
+        closed.append(car)
+        original(car)
+    monkeypatch.setattr(NvidiaRacecar, "close", close)
+    with pytest.raises(ValueError):
+        open_session(True, live=False, guard=False, heartbeat=True, heartbeat_timeout_s="soon")
+    assert len(closed) == 1
+
+
+def test_pilots_of_a_session_watch_its_battery(session):
+    assert session.battery is not None and session.battery.state == "ok"
+    session.battery.smoothing_s = 0.0  # no filter: the next reading counts at once
+    session.world.battery.percent = 3.0  # the simulated pack is nearly flat
+    pilot = session.make_pilot(mode="manual", manual_throttle=0.3)
+    assert session.run_pilot(pilot, seconds=1.0) == "battery"
+    assert abs(session.pulses()["throttle"] - NEUTRAL_US) < 5

@@ -108,3 +108,42 @@ def test_teleop_sim_drives_records_and_ends_neutral(tmp_path, monkeypatch, capsy
     log = read_commands(out_dir / "commands.jsonl")
     assert all(r["throttle"] > 0 for r in log)
     assert "pad lost" in out  # the recording ended: that is a lost pad, and the car stopped
+
+
+def test_recording_after_a_torn_line_keeps_every_new_line(tmp_path):
+    log = tmp_path / "commands.jsonl"
+    log.write_text('{"steering": 0.1}\n{"steering": 0.2, "thr')  # power cut mid-line last time
+    frame = type("F", (), {"image": np.zeros((32, 32, 3), np.uint8), "seq": 1, "timestamp": 0.0})()
+    with TeleopRecorder(tmp_path) as rec:
+        rec.record(frame, 0.3, 0.4)
+    assert [r["steering"] for r in read_commands(log)] == [0.1, 0.3]
+
+
+@pytest.mark.parametrize("argv", [["teleop", "--duration", "-1"], ["teleop", "--duration", "nan"],
+                                  ["battery", "--watch", "--interval", "-0.5"], ["battery", "--interval", "nan"]])
+def test_negative_or_nan_times_are_refused_by_the_parser(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert "expected a positive number" in capsys.readouterr().err
+
+
+def test_a_failed_build_closes_the_car_it_built(tmp_path, monkeypatch, capsys):
+    from jetracer.racecar import NvidiaRacecar
+
+    monkeypatch.setenv("JETRACER_SIM_STATE", str(tmp_path / "state"))
+    closed = []
+    original = NvidiaRacecar.close
+
+    def close(car):
+        closed.append(car)
+        original(car)
+    monkeypatch.setattr(NvidiaRacecar, "close", close)
+    profile = tmp_path / "car.toml"
+    profile.write_text('[car]\nname = "sim"\n[camera]\ntype = "sim"\n[engine]\npath = "%s"\n'
+                       % (tmp_path / "no_such_model.pth"))
+    recording = tmp_path / "drive.bin"
+    recording.write_bytes(Stream().report(("ABS_X", 0)).kernel_bytes())
+    assert main(["teleop", "--profile", str(profile), "--pilot", "model", "--device", str(recording)]) == 1
+    assert "no_such_model" in capsys.readouterr().err
+    assert len(closed) == 1  # the car (and the world) built before the model failed to load

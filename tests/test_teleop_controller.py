@@ -19,7 +19,7 @@ from teleop_helpers import (
 
 from jetracer.teleop import TeleopController
 from jetracer.teleop.device import FdPad, GamepadReader, PadNotFound
-from jetracer.teleop.events import PadStatus, decode_bytes
+from jetracer.teleop.events import KEEPALIVE, PadStatus, decode_bytes
 
 
 @pytest.fixture
@@ -73,10 +73,16 @@ def test_estop_latches_until_released_with_the_throttle_off(rig):
     assert throttle_pulse(car, twin) > 1700
 
 
-def test_silence_while_driving_forces_neutral_then_the_pad_takes_over_again(rig):
+def test_silence_of_a_pad_with_keepalives_forces_neutral_then_the_pad_takes_over_again(rig):
     car, twin, clock, teleop = rig
-    teleop.handle(connect(XBOX_NAME, XPAD_ONE_AXES))
-    feed(teleop, Stream().report(("ABS_RZ", 1023)))
+    teleop.handle(connect(DS4_NAME, DS4_AXES))
+    teleop.handle(KEEPALIVE)  # the DualShock's motion-sensor node reports all the time
+    feed(teleop, Stream().report(("ABS_RZ", 255)))
+    for _ in range(10):  # trigger held still: no events, but the keep-alives go on
+        clock.advance(0.1)
+        teleop.handle(KEEPALIVE)
+        teleop.tick()
+    assert throttle_pulse(car, twin) > 1700
     clock.advance(0.3)
     teleop.tick()
     assert throttle_pulse(car, twin) > 1700  # within the limit
@@ -84,8 +90,25 @@ def test_silence_while_driving_forces_neutral_then_the_pad_takes_over_again(rig)
     teleop.tick()
     assert teleop.deadman_tripped
     assert_throttle_neutral(car, twin)
-    feed(teleop, Stream().report(("ABS_RZ", 1000)))  # the pad speaks again
+    feed(teleop, Stream().report(("ABS_RZ", 250)))  # the pad speaks again
     assert not teleop.deadman_tripped and throttle_pulse(car, twin) > 1700
+
+
+def test_a_steadily_held_trigger_on_a_pad_without_keepalives_keeps_driving(rig):
+    """Linux sends nothing while a value stays put: silence is not a lost pad (that is ENODEV)."""
+    car, twin, clock, teleop = rig
+    teleop.handle(connect(XBOX_NAME, XPAD_ONE_AXES))
+    feed(teleop, Stream().report(("ABS_RZ", 1023)))
+    for _ in range(30):  # 3 s of full trigger, not a single event
+        clock.advance(0.1)
+        teleop.tick()
+    assert not teleop.deadman_tripped and throttle_pulse(car, twin) > 1700
+    clock.advance(teleop.quiet_deadman_s)  # only a very long silence (a receiver that lost its pad) cuts it
+    teleop.tick()
+    assert teleop.deadman_tripped
+    assert_throttle_neutral(car, twin)
+    teleop.handle(PadStatus.down("No such device"))  # the usual way a pad is lost
+    assert_throttle_neutral(car, twin)
 
 
 def test_silence_with_the_throttle_released_is_fine(rig):
@@ -299,5 +322,82 @@ def test_hand_over_with_the_real_pilot():
         assert pilot.mode == "stopped"
         pilot.process(camera.read_frame())
         assert_throttle_neutral(car, twin)
+    finally:
+        car.close()
+
+
+class FreshFrames:
+    """A camera that always has a new frame, stamped now on ``clock``."""
+
+    def __init__(self, clock):
+        self.clock, self.seq = clock, 0
+
+    def latest(self):
+        from jetracer.camera.base import Frame
+
+        self.seq += 1
+        return Frame(None, self.clock(), self.seq)
+
+
+def test_a_silent_pad_with_keepalives_estops_the_pilot_in_auto_whatever_its_throttle():
+    from jetracer.pilot import Pilot
+
+    car, twin = make_car()
+    clock = FakeClock()
+    camera = FreshFrames(clock)
+    pilot = Pilot(car, camera, policy=lambda frame: (0.2, 0.3), clock=clock, mode="manual")
+    teleop = TeleopController(pilot, clock=clock)
+    try:
+        teleop.handle(connect(DS4_NAME, DS4_AXES))
+        teleop.handle(KEEPALIVE)
+        pilot.mode = "auto"  # the pad's throttle is released: the pilot drives alone
+        for _ in range(5):
+            clock.advance(0.1)
+            teleop.handle(KEEPALIVE)
+            teleop.tick()
+            pilot.act_on(camera.latest())
+        assert pilot.mode == "auto" and throttle_pulse(car, twin) > 1600
+        for _ in range(8):  # the pad goes quiet (out of range, battery flat): nobody could stop the car now
+            clock.advance(0.1)
+            teleop.tick()
+            pilot.act_on(camera.latest())
+        assert pilot.mode == "stopped" and "silent" in teleop.message
+        assert_throttle_neutral(car, twin)
+    finally:
+        car.close()
+
+
+def test_a_quiet_pad_without_keepalives_leaves_the_pilot_in_auto():
+    """An Xbox pad sends nothing while untouched: watching the car drive is not a lost pad."""
+    from jetracer.pilot import Pilot
+
+    car, twin = make_car()
+    clock = FakeClock()
+    camera = FreshFrames(clock)
+    pilot = Pilot(car, camera, policy=lambda frame: (0.2, 0.3), clock=clock, mode="auto")
+    teleop = TeleopController(pilot, clock=clock)
+    try:
+        teleop.handle(connect(XBOX_NAME, XPAD_ONE_AXES))
+        for _ in range(30):
+            clock.advance(0.1)
+            teleop.tick()
+            pilot.act_on(camera.latest())
+        assert pilot.mode == "auto" and throttle_pulse(car, twin) > 1600
+    finally:
+        car.close()
+
+
+def test_a_replayed_sony_pad_rests_centred_until_its_first_event():
+    """A replay has no device to say where the axes are: the mapping's ranges do. Sticks of 0..255
+    rest at the middle (not full left), triggers at the bottom."""
+    car, twin = make_car()
+    teleop = TeleopController(car, mapping="ps4", clock=FakeClock())
+    try:
+        teleop.handle(PadStatus.up("replay", {}))
+        assert car.steering == 0.0
+        assert twin.pulse_us(car.steering_channel) == pytest.approx(1500, abs=twin.tick_us)
+        assert_throttle_neutral(car, twin)
+        feed(teleop, Stream().report(("ABS_RZ", 255)))  # R2
+        assert car.steering == 0.0 and throttle_pulse(car, twin) > 1700
     finally:
         car.close()

@@ -2,24 +2,23 @@
 
 import time
 
-from ._common import add_profile_argument, add_sim_argument, profile_from_args
+from ._common import add_profile_argument, add_sim_argument, positive_float, profile_from_args
 
 
 def add_arguments(parser):
     add_profile_argument(parser)
     add_sim_argument(parser)
     parser.add_argument("--watch", action="store_true", help="keep printing a line every --interval seconds")
-    parser.add_argument("--interval", type=float, default=1.0, metavar="S", help="seconds between lines (--watch)")
+    parser.add_argument("--interval", type=positive_float, default=1.0, metavar="S",
+                        help="seconds between lines (--watch)")
     parser.add_argument("--count", type=int, default=0, metavar="N", help="stop after N lines (--watch; 0: forever)")
 
 
 def run(args):
     from ..battery import BatteryMonitor
-    from ..errors import HardwareError, JetracerError
+    from ..errors import HardwareError
     from .display import is_sim
 
-    if args.interval <= 0:
-        raise JetracerError("--interval must be positive, got %g" % args.interval)
     profile = profile_from_args(args)
     sim = is_sim(args, profile)
     bus = pack = None

@@ -113,6 +113,10 @@ def _write_snapshot(path, display, sim_bus, scale, shown):
         print("wrote %s (the simulated OLED's screen)" % path)
         return
     img = display.last_image
+    if img is None:  # nothing was drawn: say why, in one line
+        from ..errors import HardwareError
+
+        raise HardwareError(display.last_error or "the status page could not be drawn")
     if scale != 1:
         img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
     with atomic_path(path) as tmp:

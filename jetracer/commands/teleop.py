@@ -10,7 +10,7 @@ import json
 import logging
 import os
 
-from ._common import add_profile_argument, add_sim_argument, profile_from_args
+from ._common import add_profile_argument, add_sim_argument, positive_float, profile_from_args
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ def add_arguments(parser):
                         help="who drives in steer/auto modes: the profile's model, the simulator's expert, or "
                              "nobody (manual only). auto: expert with --sim, the model when its file exists")
     parser.add_argument("--track", metavar="T", help="simulator track (built-in name or JSON path)")
-    parser.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+    parser.add_argument("--duration", type=positive_float, metavar="S", help="stop after S seconds")
     parser.add_argument("--list", action="store_true", help="list input devices and pad mappings, then exit")
 
 
@@ -55,7 +55,8 @@ def run(args):
     try:
         session = TeleopSession(profile, parts["car"], reader, pilot=parts["pilot"], camera=parts["camera"],
                                 world=parts["world"], mapping=args.mapping or None,
-                                record_root=args.record or None, camera_factory=parts["camera_factory"])
+                                record_root=args.record or None, camera_factory=parts["camera_factory"],
+                                battery=parts["battery"])
         session.teleop.handle(first)
         if args.record is not None:
             session.teleop.recording = True
@@ -67,9 +68,7 @@ def run(args):
             session.close()
         else:
             reader.close()
-            for part in (parts["car"], parts["camera"], parts["world"]):
-                if part is not None and hasattr(part, "close"):
-                    part.close()
+            _close_parts(parts)
     print("teleop ended: " + json.dumps(summary, sort_keys=True))
     return 0
 
@@ -84,11 +83,33 @@ def _help_line(session):
 
 
 def _build(profile, args, sim):
-    """Car (and simulator), the pilot that takes over in steer/auto, and a camera when needed."""
+    """Car (and simulator), the battery monitor, the pilot that takes over in steer/auto, and a
+    camera when needed. What was built is closed again when a later part fails."""
+    parts = {"world": None, "car": None, "camera": None, "pilot": None, "camera_factory": None, "battery": None}
+    try:
+        _build_parts(parts, profile, args, sim)
+    except BaseException:
+        _close_parts(parts)
+        raise
+    return parts
+
+
+def _close_parts(parts):
+    for name in ("car", "camera", "world", "battery"):
+        part = parts[name]
+        closer = getattr(part, "close", None) or getattr(part, "stop", None)
+        if closer is None:
+            continue
+        try:
+            closer()
+        except Exception as exc:  # noqa: BLE001 - keep closing the rest
+            log.error("closing the %s: %s", name, exc)
+
+
+def _build_parts(parts, profile, args, sim):
     from ..profile import make_car
     from .drive import _profile_path
 
-    parts = {"world": None, "car": None, "camera": None, "pilot": None, "camera_factory": None}
     if sim:
         from ..sim.world import SimWorld
 
@@ -98,12 +119,18 @@ def _build(profile, args, sim):
     else:
         parts["car"] = make_car(profile)
         parts["camera_factory"] = lambda: _start_camera(profile)
+    if profile.battery["enabled"]:
+        from ..battery import BatteryMonitor
+
+        world = parts["world"]  # in the simulator: its INA219 twin, read on the simulated clock
+        extra = {"i2c": world.bus, "clock": world.clock} if world is not None else {}
+        parts["battery"] = BatteryMonitor.from_profile(profile, **extra)
     kind = args.pilot
     engine_path = str(_profile_path(profile, profile.engine["path"])) if profile.engine["path"] else ""
     if kind == "auto":
         kind = "expert" if sim else ("model" if engine_path and os.path.isfile(engine_path) else "none")
     if kind == "none":
-        return parts
+        return
     policy = engine = None
     if kind == "expert":
         if not sim:
@@ -124,8 +151,7 @@ def _build(profile, args, sim):
 
     clock = parts["world"].clock if parts["world"] is not None else None
     parts["pilot"] = Pilot.from_profile(profile, parts["car"], parts["camera"], engine=engine, policy=policy,
-                                        clock=clock, mode="manual")
-    return parts
+                                        battery=parts["battery"], clock=clock, mode="manual")
 
 
 def _start_camera(profile):

@@ -32,6 +32,7 @@ def car_present(profile=None):
     """True when an I2C bus exists and the profile's PCA9685 answers on it (a car is wired up)."""
     if not any(Path("/dev").glob("i2c-*")):
         return False
+    bus = None
     try:
         from ..i2c import open_bus, probe
         from ..profile import load_profile
@@ -44,6 +45,12 @@ def car_present(profile=None):
         return True
     except Exception:  # noqa: BLE001 - any failure to reach the board means "no car here"
         return False
+    finally:
+        if bus is not None and hasattr(bus, "deinit"):
+            try:
+                bus.deinit()  # the session opens its own: do not keep this file descriptor
+            except Exception:  # noqa: BLE001 - closing a probe's bus never matters more than the answer
+                pass
 
 
 def default_sim(environ=None, profile=None):

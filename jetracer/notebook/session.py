@@ -8,7 +8,9 @@ opened before in this kernel (re-running a cell must not fail on a camera that i
 
 Two clocks, as in :mod:`jetracer.sim.world`: ``live()`` runs the physics and the camera in real
 time (a person at the page); ``advance(seconds)`` and ``run_pilot(pilot, seconds)`` step the
-simulator in lockstep (tests, and reproducible experiments).
+simulator in lockstep (tests, and reproducible experiments). With ``[battery] enabled`` the
+session's :class:`~jetracer.battery.BatteryMonitor` (the INA219, or its twin in the simulator)
+follows the same clock, and every pilot it makes stops the car on a critical pack.
 """
 
 import logging
@@ -93,6 +95,9 @@ class Session:
         self.world = None
         self.car = None
         self.camera = None
+        self.battery = None
+        self.guard = None
+        self.heartbeat = None
         self.pilots = []
         self.runners = []
         self.views = []
@@ -118,14 +123,16 @@ class Session:
                     self.car = make_car(self.profile)
                 if camera:
                     self.camera = make_camera(self.profile)
+            if self.car is not None and self.profile.battery["enabled"]:
+                self.battery = self._make_battery()
+            self.guard = Guard(self.stop).install() if guard else None
+            if heartbeat is None:
+                heartbeat = self.car is not None and not in_ci()
+            self.heartbeat = Heartbeat(self._heartbeat_lapsed, timeout_s=heartbeat_timeout_s,
+                                       first_beat_s=heartbeat_first_s) if heartbeat else None
         except BaseException:
             self._release()
             raise
-        self.guard = Guard(self.stop).install() if guard else None
-        if heartbeat is None:
-            heartbeat = self.car is not None and not in_ci()
-        self.heartbeat = Heartbeat(self._heartbeat_lapsed, timeout_s=heartbeat_timeout_s,
-                                   first_beat_s=heartbeat_first_s) if heartbeat else None
         self.stop_widget = None
         _CURRENT[:] = [self]
         _say(self.describe())
@@ -133,6 +140,14 @@ class Session:
             live = not in_ci()
         if live:
             self.live()
+
+    def _make_battery(self):
+        """The pack's monitor: read by its own thread in real time, per step in lockstep."""
+        from ..battery import BatteryMonitor
+
+        if self.world is not None:
+            return BatteryMonitor.from_profile(self.profile, i2c=self.world.bus, clock=self.world.clock)
+        return BatteryMonitor.from_profile(self.profile).start()
 
     def describe(self):
         where = "the simulator (track %s)" % self.world.track.name if self.sim else "the car (profile %s)" % (
@@ -147,6 +162,8 @@ class Session:
         """Real time: the simulator's physics thread and the camera's capture thread run."""
         if self.world is not None:
             self.world.start_realtime()
+        if self.battery is not None:
+            self.battery.start()
         if self.camera is not None and not self.camera.running:
             self.camera.start()
         return self
@@ -157,6 +174,8 @@ class Session:
             self.camera.stop()
         if self.world is not None:
             self.world.stop_realtime()
+            if self.battery is not None:
+                self.battery.stop()  # lockstep reads it per step
 
     @property
     def realtime(self):
@@ -203,7 +222,18 @@ class Session:
             raise RuntimeError("the simulator runs in real time (live()); call pause() before advance()")
         steps = max(1, int(round(seconds / self.world.frame_period)))
         for _ in range(steps):
-            self.world.step(self.world.frame_period)
+            self._step()
+
+    def _step(self):
+        """One lockstep frame period: physics, then the battery reading."""
+        self.world.step(self.world.frame_period)
+        if self.battery is not None:
+            from ..errors import HardwareError
+
+            try:
+                self.battery.update()
+            except HardwareError as exc:
+                log.debug("%s", exc)
 
     def view(self, overlay=None, fps=12.0):
         """A :class:`~jetracer.notebook.widgets.LiveView` of the camera, stopped with the session."""
@@ -240,37 +270,54 @@ class Session:
         from ..pilot import Pilot
 
         pilot = Pilot.from_profile(self.profile, self.car, self.camera, engine=engine, policy=policy,
-                                   clock=self.clock, mode=mode)
+                                   battery=self.battery, clock=self.clock, mode=mode)
         for name, value in traits.items():
             setattr(pilot, name, value)
         self.pilots.append(pilot)
         return pilot
 
     def start_pilot(self, pilot):
-        """Drive in the background, in real time (the kernel stays free for the sliders)."""
+        """Drive in the background, in real time (the kernel stays free for the sliders). One car,
+        one loop: a runner still going (the cell run twice) is stopped first."""
+        self._stop_runners()
         self.live()
         runner = PilotRunner(pilot).start()
         self.runners.append(runner)
         return runner
 
+    def _stop_runners(self):
+        for runner in list(self.runners):
+            if runner.running:
+                _say("stopping the pilot loop already running")
+                runner.stop()
+        self.runners = [r for r in self.runners if r.running]
+
     def run_pilot(self, pilot, seconds, should_stop=None):
         """Drive in the foreground for ``seconds`` of simulated time, in lockstep (tests, reproducible
-        runs); on the car, ``seconds`` of wall time. Returns the pilot's stop reason."""
+        runs); on the car, ``seconds`` of wall time. Returns the pilot's stop reason. The heartbeat
+        pauses meanwhile (a running cell cannot hear the page); a background loop is stopped first."""
         if pilot not in self.pilots:
             self.pilots.append(pilot)
-        if self.world is not None:
-            self.pause()
-            end = self.world.time + seconds
+        self._stop_runners()
+        if self.heartbeat is not None:
+            self.heartbeat.pause()
+        try:
+            if self.world is not None:
+                self.pause()
+                end = self.world.time + seconds
 
-            def until():
-                if should_stop is not None and should_stop():
-                    return should_stop()
-                return "duration" if self.world.time >= end - 1e-9 else None
-            return pilot.run(should_stop=until, before_frame=lambda: self.world.step(self.world.frame_period))
-        end = time.monotonic() + seconds
-        self.live()
-        return pilot.run(should_stop=lambda: "duration" if time.monotonic() >= end else (
-            should_stop() if should_stop is not None else None))
+                def until():
+                    if should_stop is not None and should_stop():
+                        return should_stop()
+                    return "duration" if self.world.time >= end - 1e-9 else None
+                return pilot.run(should_stop=until, before_frame=self._step)
+            end = time.monotonic() + seconds
+            self.live()
+            return pilot.run(should_stop=lambda: "duration" if time.monotonic() >= end else (
+                should_stop() if should_stop is not None else None))
+        finally:
+            if self.heartbeat is not None:
+                self.heartbeat.resume()
 
     # -- stopping --------------------------------------------------------------------------------
     def moving(self):
@@ -330,10 +377,6 @@ class Session:
                 fn()
             except Exception as exc:  # noqa: BLE001 - keep closing the rest
                 log.error("closing: %s", exc)
-        if self.heartbeat is not None:
-            self.heartbeat.close()
-        if self.guard is not None:
-            self.guard.uninstall()
         self._release()
         if _CURRENT and _CURRENT[0] is self:
             del _CURRENT[:]
@@ -341,6 +384,13 @@ class Session:
             ", car at neutral %s" % self._final_pulses if getattr(self, "_final_pulses", None) else ""))
 
     def _release(self):
+        """Heartbeat and guard off, battery monitor stopped, car at neutral, camera and car closed."""
+        if self.heartbeat is not None:
+            self.heartbeat.close()
+        if self.guard is not None:
+            self.guard.uninstall()
+        if self.battery is not None:
+            self.battery.stop()
         self._final_pulses = None
         if self.car is not None:
             try:

@@ -57,6 +57,9 @@ def esc_pulse_for(u, sim):
     return sim["esc_neutral_us"] + math.copysign(band + abs(u) * (sim["esc_half_range_us"] - band), u)
 
 
+_G = 9.81
+
+
 class Vehicle:
     """State and dynamics of the simulated car; ``sim`` is a profile's ``[sim]`` section."""
 
@@ -118,7 +121,11 @@ class Vehicle:
         if v and (drive == 0.0 or v * drive < 0) and new_v * v <= 0:
             new_v = 0.0  # braking and drag stop the car; they never drive it backwards
         mid_v = (v + new_v) / 2
-        yaw_rate = mid_v * math.tan(self.steer_angle) / self.wheelbase
+        curvature = math.tan(self.steer_angle) / self.wheelbase
+        grip = sim["grip_mu"] * _G / (mid_v * mid_v) if mid_v else math.inf
+        if abs(curvature) > grip:  # the tyres saturate: the car runs wide (understeer), as on a floor
+            curvature = math.copysign(grip, curvature)
+        yaw_rate = mid_v * curvature
         mid_yaw = self.yaw + yaw_rate * h / 2
         self.x += mid_v * math.cos(mid_yaw) * h
         self.y += mid_v * math.sin(mid_yaw) * h

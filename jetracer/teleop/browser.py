@@ -5,7 +5,8 @@ there: the cell raises ``IndexError: tuple index out of range`` until the browse
 pad (it only reports one after a button press), and when Wi-Fi drops the car keeps its last
 throttle. Here the links are made when the axes appear, with a plain message until then, and a
 kernel-side timer stops the car when the browser's updates (``timestamp``, any axis or button)
-stop arriving for ``heartbeat_s`` while the throttle is non-zero, or the pad disconnects.
+stop arriving for ``heartbeat_s`` while the throttle is non-zero (and e-stops a pilot in ``auto``),
+or the pad disconnects.
 
 Indices follow the W3C "standard" gamepad mapping: axes 0/1 left stick X/Y (Y up is -1), 2/3
 right stick; buttons 0 bottom (A/cross), 1 right (B/circle), 2 left (X/square), 3 top
@@ -81,8 +82,9 @@ class BrowserTeleop:
         self.mapping = mapping or BrowserMapping.for_controller(controller)
         generic = load_mapping("generic")
         generic.labels = dict(generic.labels, **self.mapping.labels)
+        # the browser's updates are the only sign of life (a dropped link says nothing): a keep-alive source
         self.teleop = TeleopController(target, mapping=generic, deadman_s=heartbeat_s, max_throttle=max_throttle,
-                                       clock=clock)
+                                       clock=clock, keepalive=True)
         self.status = ipywidgets.Label(value=PRESS_A_BUTTON)
         self.widget = ipywidgets.VBox([controller, self.status])
         self.period_s = period_s

@@ -25,6 +25,10 @@ MODES = ("manual", "steer", "auto")
 
 _IDLE = PadInput(0.0, 0.0, frozenset())
 
+#: silence (s) that cuts the throttle of a pad with no keep-alive source: long, because such a pad
+#: is silent whenever its sticks and triggers stay put
+QUIET_DEADMAN_S = 5.0
+
 
 def is_pilot(target):
     """A Pilot (or anything shaped like one): ``mode``, ``manual_steering``, ``manual_throttle``,
@@ -40,8 +44,15 @@ class TeleopController(traitlets.HasTraits):
 
     - e-stop (``estop`` binding) latches: throttle neutral (the pilot stops), and pad input is
       ignored until ``estop_release`` is pressed with the throttle released.
-    - dead-man: no event or keep-alive for ``deadman_s`` while the pad's throttle is non-zero
-      -> neutral throttle until the pad speaks again.
+    - dead-man, for pads with a keep-alive source (a Sony pad's motion-sensor node, a browser's
+      timestamps: something that reports while the pad is still): nothing for ``deadman_s`` while
+      the pad's throttle is non-zero -> neutral throttle until the pad speaks again; and in
+      ``auto``, whatever the pad's throttle, the pilot is e-stopped (nobody could stop it).
+      Linux sends nothing while a held trigger stays put, so for pads without a keep-alive,
+      silence is no sign of loss: a lost pad is its read error or removal (ENODEV), and only a
+      much longer silence (``quiet_deadman_s``, for receivers that never report a lost link)
+      cuts the throttle. ``keepalive`` True declares a source; None learns it from the first
+      keep-alive after the pad connects.
     - pad lost (read error, unplugged): neutral throttle at once; in ``auto`` the pilot is
       e-stopped; after a reconnect the throttle stays neutral until the stick/trigger is
       seen released, so a stale held value never drives the car.
@@ -58,7 +69,7 @@ class TeleopController(traitlets.HasTraits):
     message = traitlets.Unicode("", help="last notable event, for status lines")
 
     def __init__(self, target, mapping=None, deadman_s=0.5, max_throttle=0.5, throttle_step=0.05, overrides=None,
-                 clock=time.monotonic):
+                 clock=time.monotonic, keepalive=None, quiet_deadman_s=QUIET_DEADMAN_S):
         """``mapping``: a name, path or PadMapping; None chooses by the pad's name when it connects.
         ``overrides``: a car profile's ``[teleop]`` dict (axes, inversion, dead zone, expo)."""
         super().__init__()
@@ -68,6 +79,9 @@ class TeleopController(traitlets.HasTraits):
         self._auto_mapping = mapping is None
         self.mapping = apply_overrides(load_mapping(mapping or "generic"), self.overrides)
         self.deadman_s = float(deadman_s)
+        self.quiet_deadman_s = max(self.deadman_s, float(quiet_deadman_s))
+        self._declared_keepalive = keepalive
+        self.has_keepalive = bool(keepalive)
         self.throttle_step = float(throttle_step)
         self.throttle_scale = max(self.throttle_step, min(1.0, float(max_throttle)))
         self.clock = clock
@@ -120,6 +134,8 @@ class TeleopController(traitlets.HasTraits):
         """The pad is alive though nothing changed (a heartbeat, a sibling device's reports)."""
         with self._lock:
             self._last_alive = self.clock()
+            if self.connected and self._declared_keepalive is None:
+                self.has_keepalive = True
             if self.deadman_tripped and not self._needs_rearm and self.connected:
                 self._resume()
 
@@ -149,6 +165,8 @@ class TeleopController(traitlets.HasTraits):
         with self._lock:
             self.connected = False
             self._needs_rearm = True
+            if self._declared_keepalive is None:
+                self.has_keepalive = False  # the next pad (or this one, back) shows its own
             self._input = _IDLE
             self._held = frozenset()
             self.message = "pad lost (%s): throttle neutral" % reason
@@ -188,10 +206,19 @@ class TeleopController(traitlets.HasTraits):
 
     # -- time --------------------------------------------------------------------------------------
     def tick(self):
-        """Check the dead-man; call this several times per ``deadman_s``."""
+        """Check the dead-man (see the class docstring); call this several times per ``deadman_s``."""
         with self._lock:
+            if not self.connected:
+                return
             silent_for = self.clock() - self._last_alive
-            if self.throttle != 0.0 and silent_for > self.deadman_s and not self.deadman_tripped:
+            limit = self.deadman_s if self.has_keepalive else self.quiet_deadman_s
+            if silent_for <= limit:
+                return
+            if self.has_keepalive and self.pilot is not None and self.pilot.mode == "auto":
+                self.message = "pad silent for %.2f s in auto: pilot e-stopped" % silent_for
+                log.warning(self.message)
+                self.pilot.estop("gamepad silent")
+            if self.throttle != 0.0 and not self.deadman_tripped:
                 self.deadman_tripped = True
                 self.message = "no input for %.2f s while driving: throttle neutral" % silent_for
                 log.warning(self.message)
@@ -201,12 +228,18 @@ class TeleopController(traitlets.HasTraits):
         return self.clock() - self._last_alive
 
     # -- actions ---------------------------------------------------------------------------------
-    def _estop(self):
+    def estop(self, reason):
+        """Latch the e-stop from outside the pad (a critical battery), as the pad's button does."""
+        with self._lock:
+            self._estop(reason)
+
+    def _estop(self, reason="gamepad e-stop"):
         self.estopped = True
-        self.message = "E-STOP (release: %s)" % self.mapping.labels.get("estop_release", "estop_release binding")
+        self.message = "E-STOP%s (release: %s)" % ("" if reason == "gamepad e-stop" else ": " + reason,
+                                                   self.mapping.labels.get("estop_release", "estop_release binding"))
         log.warning(self.message)
         if self.pilot is not None:
-            self.pilot.estop("gamepad e-stop")
+            self.pilot.estop(reason)
         self._cut_throttle()
 
     def _release(self, pad):

@@ -128,10 +128,12 @@ class PadMapping:
             raise ProfileError("%s: an estop button needs an estop_release binding" % where)
         self.labels = {str(k): str(v) for k, v in data.get("labels", {}).items()}
         self.ranges = {}
+        triggers = (self.throttle_forward, self.throttle_reverse)
         for name, values in data.get("ranges", {}).items():
             code = _axis_code(name, where, "ranges")
             lo, hi, flat, fuzz = (list(values) + [0, 0])[:4]
-            rest = lo if lo >= 0 else (lo + hi + 1) // 2
+            # where the axis rests before its first event: a trigger released, a stick (or a hat) centred
+            rest = lo if code in triggers else (lo + hi + 1) // 2
             self.ranges[code] = AxisInfo(int(lo), int(hi), int(flat), int(fuzz), int(rest))
 
     def __repr__(self):

@@ -57,7 +57,12 @@ class TeleopRecorder:
         self.count = 0
         self.fsync_period_s = fsync_period_s
         self.root.mkdir(parents=True, exist_ok=True)
-        self._log = open(str(self.root / "commands.jsonl"), "a", encoding="utf-8")
+        log_path = self.root / "commands.jsonl"
+        torn = _ends_mid_line(log_path)
+        self._log = open(str(log_path), "a", encoding="utf-8")
+        if torn:  # a power cut tore the last line: start ours on a line of its own
+            self._log.write("\n")
+            self._log.flush()
         self._last_sync = time.monotonic()
         self._last_seq = None
 
@@ -108,6 +113,19 @@ class TeleopRecorder:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _ends_mid_line(path):
+    """True when ``path`` exists, is not empty and its last byte is not a newline."""
+    try:
+        with open(str(path), "rb") as f:
+            f.seek(0, os.SEEK_END)
+            if f.tell() == 0:
+                return False
+            f.seek(-1, os.SEEK_END)
+            return f.read(1) != b"\n"
+    except FileNotFoundError:
+        return False
 
 
 def read_commands(path):

@@ -1,8 +1,9 @@
 """A teleop session: pad reader + controller + car (+ pilot, camera, recorder, simulator).
 
-The loop polls the pad, checks the dead-man, and once per camera period lets the pilot act on a
-frame (when there is one), records, and steps the simulator. Used by ``jetracer teleop``; every
-exit path leaves the throttle neutral.
+The loop polls the pad, checks the dead-man, and once per camera period lets the pilot act on the
+newest frame (:meth:`Pilot.act_on`: a stalled camera e-stops a pilot that steers), records, steps
+the simulator and watches the battery. Used by ``jetracer teleop``; every exit path leaves the
+throttle neutral.
 """
 
 import logging
@@ -21,9 +22,13 @@ class TeleopSession:
     """Owns everything a teleop run needs; ``run(duration=None)`` drives until stopped."""
 
     def __init__(self, profile, car, reader, pilot=None, camera=None, world=None, recorder=None, mapping=None,
-                 record_root=None, camera_factory=None, out=None, clock=time.monotonic, sleep=time.sleep):
+                 record_root=None, camera_factory=None, battery=None, out=None, clock=time.monotonic,
+                 sleep=time.sleep):
+        """``battery``: a :class:`~jetracer.battery.BatteryMonitor` (read per simulator step with
+        ``world``, else by its own thread): critical latches the e-stop."""
         self.profile, self.car, self.reader, self.pilot = profile, car, reader, pilot
         self.camera, self.world, self.recorder = camera, world, recorder
+        self.battery = battery
         self.record_root = record_root
         self.camera_factory = camera_factory  # opens the camera the first time recording needs it
         self.out = out or sys.stdout
@@ -33,6 +38,8 @@ class TeleopSession:
         self.period = world.frame_period if world is not None else 1.0 / max(1.0, profile.camera["fps"])
         self.frames = 0
         self.recorded = 0
+        self._pilot_seq = None
+        self._battery_state = "ok"
         self._last_status = 0.0
         self._tty = hasattr(self.out, "isatty") and self.out.isatty()
 
@@ -43,6 +50,8 @@ class TeleopSession:
     def run(self, duration=None):
         t_start = self.clock()
         next_frame = t_start
+        if self.battery is not None and self.world is None:
+            self.battery.start()
         try:
             while duration is None or self.clock() - t_start < duration:
                 wait = max(0.0, min(0.02, next_frame - self.clock()))
@@ -64,49 +73,99 @@ class TeleopSession:
         return self.summary()
 
     def _frame(self):
-        """One camera period: pilot, recording, physics."""
+        """One camera period: pilot, recording, physics, battery."""
         need_frame = self.pilot is not None or self.teleop.recording
         frame = None
         if need_frame and self.camera is None and self.camera_factory is not None:
-            try:
-                self.camera = self.camera_factory()
-            except Exception as exc:  # noqa: BLE001 - no camera: drive on, without recording
-                self.camera_factory = None
-                self.teleop.recording = False
-                self.teleop.message = "cannot record: %s" % exc
+            self._open_camera()
         if need_frame and self.camera is not None:
             frame = self.camera.read_frame() if self.world is not None else self.camera.latest()
-        if self.pilot is not None and frame is not None:
-            try:
-                self.pilot.process(frame)
-            except Exception as exc:  # noqa: BLE001 - the autopilot failed: the person keeps the car
-                log.error("autopilot failed (%s): driving by hand only", exc)
-                self.pilot.estop("pilot fault")
-                self.pilot = None
-                self.teleop.target, self.teleop.pilot = self.car, None
-                self.teleop.message = "autopilot failed: manual only"
-                self.car.throttle = 0.0
+        if self.pilot is not None:
+            self._pilot_step(frame)
         self._record(frame)
         if self.world is not None:
             self.world.step(self.period)
+            if self.battery is not None:
+                self._update_battery()
+        self._check_battery()
         self.frames += 1
+
+    def _open_camera(self):
+        """Open the camera the first time recording needs it; a CSI camera takes seconds, so the
+        car waits at neutral (the pad drives again with its next input)."""
+        self.teleop.neutral()
+        self.car.throttle = 0.0
+        try:
+            self.camera = self.camera_factory()
+        except Exception as exc:  # noqa: BLE001 - no camera: drive on, without recording
+            self.camera_factory = None
+            self.teleop.recording = False
+            self.teleop.message = "cannot record: %s" % exc
+
+    def _pilot_step(self, frame):
+        """Let the pilot act on ``frame``. The loop may come round before the camera delivered the
+        next frame: a repeated frame still within the stale limit is skipped (no stall yet); one
+        older than that, or none at all, e-stops a pilot that steers (``act_on``)."""
+        pilot = self.pilot
+        if frame is not None and frame.seq == self._pilot_seq and pilot.mode != "manual" and \
+                pilot.clock() - frame.timestamp <= pilot.stale_frame_s:
+            return
+        if frame is not None:
+            self._pilot_seq = frame.seq
+        try:
+            pilot.act_on(frame)
+        except Exception as exc:  # noqa: BLE001 - the autopilot failed: the person keeps the car
+            log.error("autopilot failed (%s): driving by hand only", exc)
+            pilot.estop("pilot fault")
+            self.pilot = None
+            self.teleop.target, self.teleop.pilot = self.car, None
+            self.teleop.message = "autopilot failed: manual only"
+            self.car.throttle = 0.0
+
+    def _update_battery(self):
+        from ..errors import HardwareError
+
+        try:
+            self.battery.update()
+        except HardwareError as exc:
+            log.debug("%s", exc)
+
+    def _check_battery(self):
+        """A critical pack latches the e-stop once (releasing it lets you crawl home); low warns."""
+        state = getattr(self.battery, "state", "ok") if self.battery is not None else "ok"
+        if state == self._battery_state:
+            return
+        self._battery_state = state
+        percent = getattr(self.battery, "percent", 0.0)
+        if state == "critical":
+            self.teleop.estop("battery critical (%.0f%%): charge it" % percent)
+        elif state == "low":
+            self.teleop.message = "battery low (%.0f%%): drive home" % percent
 
     def _record(self, frame):
         if not self.teleop.recording:
             if self.recorder is not None:
-                self.recorder.close()
-                self.recorded += self.recorder.count
-                self.recorder = None
+                recorder, self.recorder = self.recorder, None
+                self.recorded += recorder.count
+                try:
+                    recorder.close()
+                except OSError as exc:
+                    log.error("closing the recording: %s", exc)
             return
         if frame is None:
             return
-        if self.recorder is None:
-            from .recorder import TeleopRecorder
+        try:
+            if self.recorder is None:
+                from .recorder import TeleopRecorder
 
-            self.recorder = TeleopRecorder.from_profile(self.profile, root=self.record_root)
-            self.teleop.message = "recording to %s" % self.recorder.root
-        self.recorder.record(frame, self.car.steering, self.car.throttle, mode=self.teleop.mode,
-                             scale=self.teleop.throttle_scale)
+                self.recorder = TeleopRecorder.from_profile(self.profile, root=self.record_root)
+                self.teleop.message = "recording to %s" % self.recorder.root
+            self.recorder.record(frame, self.car.steering, self.car.throttle, mode=self.teleop.mode,
+                                 scale=self.teleop.throttle_scale)
+        except OSError as exc:  # a full disk, a read-only card: stop recording, keep driving
+            self.teleop.recording = False
+            self.teleop.message = "recording stopped: %s" % exc
+            log.error("recording stopped: %s", exc)
 
     def _status(self):
         now = self.clock()
@@ -135,7 +194,8 @@ class TeleopSession:
 
     def close(self):
         for closer in (self.teleop.neutral, getattr(self.recorder, "close", None), self.reader.close,
-                       self.car.close, getattr(self.camera, "close", None), getattr(self.world, "close", None)):
+                       self.car.close, getattr(self.camera, "close", None), getattr(self.world, "close", None),
+                       getattr(self.battery, "stop", None)):
             if closer is None:
                 continue
             try:
