@@ -225,6 +225,12 @@ class Pilot(traitlets.HasTraits):
             elif self.mode == "manual":
                 self._actuate(self.manual_steering, self.manual_throttle)
             return None
+        return self._act_and_record(frame)
+
+    def _act_and_record(self, frame):
+        """Process a new frame and account for it (dropped frames before it, telemetry, fps)."""
+        if self._last_seq >= 0 and frame.seq > self._last_seq + 1:
+            self.dropped_frames += frame.seq - self._last_seq - 1
         self._last_seq = frame.seq
         rec = self.process(frame)
         self.frames += 1
@@ -297,14 +303,7 @@ class Pilot(traitlets.HasTraits):
                 if now - frame.timestamp > self.stale_frame_s:
                     raise _Fault(StopReason.STALE_FRAME, "newest frame is %.3f s old (limit %.3f s)" % (
                         now - frame.timestamp, self.stale_frame_s))
-                if self._last_seq >= 0 and frame.seq > self._last_seq + 1:
-                    self.dropped_frames += frame.seq - self._last_seq - 1
-                self._last_seq = frame.seq
-                rec = self.process(frame)
-                self.frames += 1
-                self.telemetry.record(rec)
-                self.latency_ms = rec["latency_ms"]
-                self._update_fps()
+                self._act_and_record(frame)
                 self.telemetry.maybe_status(self.status_line)
                 elapsed = time.perf_counter() - t0
                 if self.loop_period:
