@@ -49,10 +49,10 @@ def add_arguments(parser):
 def default_model_path():
     import jetracer
 
-    for base in (Path.cwd(), Path(jetracer.__file__).resolve().parent.parent):
-        if (base / DEFAULT_MODEL).is_file():
-            return base / DEFAULT_MODEL
-    return None
+    if DEFAULT_MODEL.is_file():
+        return DEFAULT_MODEL  # relative: reports name the model, not this machine's folders
+    repo = Path(jetracer.__file__).resolve().parent.parent
+    return repo / DEFAULT_MODEL if (repo / DEFAULT_MODEL).is_file() else None
 
 
 def _say(text):
