@@ -88,6 +88,7 @@ class Pilot(traitlets.HasTraits):
         self._last_seq = -1
         self._stop_requested = None
         self._battery_warned = False
+        self._battery_error_warned = False
         self._fps_t0, self._fps_n = time.monotonic(), 0
 
     @classmethod
@@ -276,6 +277,10 @@ class Pilot(traitlets.HasTraits):
         if state == "low" and not self._battery_warned:
             self._battery_warned = True
             log.warning("battery low (%s%%): drive home", getattr(self.battery, "percent", "?"))
+        error = getattr(self.battery, "error", "") if self.battery is not None else ""
+        if error and not self._battery_error_warned:
+            self._battery_error_warned = True  # once: the OLED keeps showing "no reading"
+            log.warning("battery monitor is not reading (%s): the low-battery stop is not active", error)
 
     def run(self, should_stop=None, before_frame=None):
         """Drive until ``should_stop()`` returns a reason, a fault, or a signal; return the reason.

@@ -298,3 +298,13 @@ def test_stop_signal_while_the_bus_is_held_does_not_hang():
     result = subprocess.run([sys.executable, "-c", SIGNAL_WHILE_BUS_HELD], capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stderr
     assert abs(int(result.stdout.strip()) - NEUTRAL) <= 5
+
+
+def test_a_battery_monitor_that_cannot_read_is_reported(bus, pca, caplog):
+    battery = Battery()
+    battery.error = "battery read failed at 0x41 on I2C bus 1: [Errno 121] Remote I/O error"
+    pilot, clock = make_pilot(bus, ConstantEngine(0.0), frames=5, battery=battery)
+    with caplog.at_level("WARNING", logger="jetracer.pilot"):
+        pilot.run(should_stop=lambda: "laps" if pilot.frames >= 3 else None, before_frame=advance(clock))
+    warnings = [r.message for r in caplog.records if "low-battery stop is not active" in r.message]
+    assert len(warnings) == 1  # said once, not every frame
