@@ -241,6 +241,19 @@ class Profile:
         except KeyError:
             raise AttributeError(section) from None
 
+    def resolve_path(self, path):
+        """A file named in the profile (engine, video): as given when it exists (absolute, or from
+        the working directory), else beside the profile file, else in the checkout holding
+        ``hardware/profiles/``; unchanged when none exists, so the caller's error names it."""
+        given = Path(path)
+        if given.is_absolute() or given.exists() or self.path is None:
+            return given
+        folder = self.path.resolve().parent
+        for base in (folder, folder.parent.parent):
+            if (base / given).exists():
+                return base / given
+        return given
+
     def to_dict(self):
         return {s: dict(v) for s, v in self.sections.items()}
 

@@ -126,3 +126,18 @@ def test_save_profile_values_keeps_comments_and_hex(tmp_path):
     assert "steering_offset = -0.03  # trim" in text
     profile = load_profile(str(path))
     assert profile.car["steering_gain"] == 0.6 and profile.pilot["throttle"] == 0.2
+
+
+def test_files_named_in_a_profile_are_found_beside_it_or_in_its_checkout(tmp_path, monkeypatch):
+    checkout = tmp_path / "jetracer"
+    (checkout / "hardware" / "profiles").mkdir(parents=True)
+    (checkout / "models").mkdir()
+    (checkout / "models" / "road.pth").write_bytes(b"x")
+    (checkout / "hardware" / "profiles" / "lap.mp4").write_bytes(b"x")
+    path = checkout / "hardware" / "profiles" / "car.toml"
+    path.write_text('[engine]\npath = "models/road.pth"\n')
+    monkeypatch.chdir(tmp_path)  # somewhere else: relative names don't resolve from here
+    profile = load_profile(str(path))
+    assert profile.resolve_path("models/road.pth") == checkout / "models" / "road.pth"
+    assert profile.resolve_path("lap.mp4") == checkout / "hardware" / "profiles" / "lap.mp4"
+    assert str(profile.resolve_path("missing.pth")) == "missing.pth"  # unchanged: the caller's error names it

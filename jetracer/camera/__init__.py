@@ -63,16 +63,9 @@ def make_camera(profile, world=None, **overrides):
 
 
 def _video_path(profile, path):
-    """A relative camera.path is tried from the working directory, then beside the profile file."""
-    import os
-
+    """camera.path, found as :meth:`~jetracer.profile.Profile.resolve_path` finds profile files."""
     from ..errors import ProfileError
 
     if not path:
         raise ProfileError("camera type 'video' needs camera.path (a video file or an image folder)")
-    where = getattr(profile, "path", None)
-    if not os.path.isabs(path) and not os.path.exists(path) and where is not None:
-        beside = os.path.join(os.path.dirname(os.fspath(where)), path)
-        if os.path.exists(beside):
-            return beside
-    return path
+    return str(profile.resolve_path(path))

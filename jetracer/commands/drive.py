@@ -112,7 +112,7 @@ class DriveSession:
         else:
             from ..engine import cached_engine, load_engine
 
-            path = args.engine or _profile_path(profile, profile.engine["path"])
+            path = args.engine or profile.resolve_path(profile.engine["path"])
             backend = args.backend or profile.engine["backend"]
             precision = args.precision if args.precision != "auto" else profile.engine["precision"]
             if str(path).endswith(".pth") and (backend not in ("auto", "torch") or precision != "auto"):
@@ -227,19 +227,6 @@ def _tee(first, second):
         first(rec)
         second(rec)
     return both
-
-
-def _profile_path(profile, path):
-    """Relative engine paths in a profile are relative to the repo holding the profile."""
-    from pathlib import Path
-
-    p = Path(path)
-    if p.is_absolute() or p.exists() or profile.path is None:
-        return p
-    for base in (profile.path.parent.parent.parent, Path.cwd()):
-        if (base / p).exists():
-            return base / p
-    return p
 
 
 def _report(metrics, args):

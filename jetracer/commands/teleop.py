@@ -108,7 +108,6 @@ def _close_parts(parts):
 
 def _build_parts(parts, profile, args, sim):
     from ..profile import make_car
-    from .drive import _profile_path
 
     if sim:
         from ..sim.world import SimWorld
@@ -126,7 +125,7 @@ def _build_parts(parts, profile, args, sim):
         extra = {"i2c": world.bus, "clock": world.clock} if world is not None else {}
         parts["battery"] = BatteryMonitor.from_profile(profile, **extra)
     kind = args.pilot
-    engine_path = str(_profile_path(profile, profile.engine["path"])) if profile.engine["path"] else ""
+    engine_path = str(profile.resolve_path(profile.engine["path"])) if profile.engine["path"] else ""
     if kind == "auto":
         kind = "expert" if sim else ("model" if engine_path and os.path.isfile(engine_path) else "none")
     if kind == "none":

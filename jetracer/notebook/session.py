@@ -259,9 +259,7 @@ class Session:
         paths = [Path(c) for c in candidates if c]
         configured = self.profile.engine["path"]
         if configured:
-            paths.append(Path(configured))
-            if self.profile.path is not None and not Path(configured).is_absolute():
-                paths.append(self.profile.path.resolve().parent.parent.parent / configured)
+            paths.append(self.profile.resolve_path(configured))
         return next((p for p in paths if p.is_file()), None)
 
     # -- pilots ----------------------------------------------------------------------------------
