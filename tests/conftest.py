@@ -19,3 +19,19 @@ def bus():
 @pytest.fixture
 def pca(bus):
     return bus.attach(PCA9685Twin(0x40))
+
+
+@pytest.fixture
+def closed_cars(monkeypatch):
+    """Every NvidiaRacecar closed during the test (the real close still runs)."""
+    from jetracer.racecar import NvidiaRacecar
+
+    closed = []
+    original = NvidiaRacecar.close
+
+    def close(car):
+        closed.append(car)
+        original(car)
+
+    monkeypatch.setattr(NvidiaRacecar, "close", close)
+    return closed

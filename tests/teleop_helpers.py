@@ -1,5 +1,7 @@
 """Shared pieces for the teleop tests: recorded pad streams and a car on the emulated chip."""
 
+from helpers import FakeClock  # noqa: F401 - re-exported for the teleop tests
+
 from jetracer.i2c import PCA9685Twin, VirtualI2C
 from jetracer.racecar import NvidiaRacecar
 from jetracer.teleop.codes import ABS, EV_ABS, EV_KEY, EV_SYN, KEYS, SYN_REPORT
@@ -66,14 +68,3 @@ def throttle_pulse(car, twin):
 
 def connect(name, axes):
     return PadStatus.up(name, axes)
-
-
-class FakeClock:
-    def __init__(self, t=100.0):
-        self.t = t
-
-    def __call__(self):
-        return self.t
-
-    def advance(self, dt):
-        self.t += dt

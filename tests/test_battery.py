@@ -4,6 +4,7 @@ import logging
 
 import pytest
 from adafruit_ina219 import INA219
+from helpers import FakeClock
 
 from jetracer.battery import BatteryMonitor, cell_percent, cell_voltage, configure_ina219
 from jetracer.cli import main
@@ -13,14 +14,6 @@ from jetracer.i2c.ina219 import INA219Twin
 from jetracer.profile import load_profile
 from jetracer.sim.battery import SimBattery, sim_battery_for
 from jetracer.sim.devices import make_sim_bus
-
-
-class FakeClock:
-    def __init__(self):
-        self.t = 100.0
-
-    def __call__(self):
-        return self.t
 
 
 def ina_on_bus(shunt_ohms=0.1, cells=3):

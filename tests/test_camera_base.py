@@ -10,20 +10,10 @@ import time
 
 import numpy as np
 import pytest
+from helpers import FakeClock, wait_until
 
 from jetracer.camera import Camera
 from jetracer.errors import CameraError
-
-
-class FakeClock:
-    def __init__(self, t=100.0):
-        self.t = t
-
-    def __call__(self):
-        return self.t
-
-    def advance(self, dt):
-        self.t += dt
 
 
 class GatedCamera(Camera):
@@ -71,16 +61,6 @@ class GatedCamera(Camera):
 def seq(cam):
     frame = cam.latest()
     return 0 if frame is None else frame.seq
-
-
-def wait_until(predicate, timeout=5.0):
-    """Poll a condition in real time (threads need a moment); fail the test if it never holds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.002)
-    raise AssertionError("condition not reached within %.1f s" % timeout)
 
 
 @pytest.fixture

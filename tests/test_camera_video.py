@@ -2,11 +2,11 @@
 increasing seq and timestamps, the end of a video reported as a stall, looping, pacing, errors."""
 
 import threading
-import time
 
 import cv2
 import numpy as np
 import pytest
+from helpers import wait_until
 
 from jetracer.camera import VideoCamera, make_camera
 from jetracer.errors import CameraError, ProfileError
@@ -56,15 +56,6 @@ def image_folder(tmp_path):
         cv2.imwrite(str(folder / ("frame_%04d%s" % (i, suffix))), np.full((48, 64, 3), level(i), np.uint8))
     (folder / "labels.txt").write_text("not an image")
     return folder
-
-
-def wait_until(predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.002)
-    raise AssertionError("condition not reached within %.1f s" % timeout)
 
 
 @pytest.mark.parametrize("source", ["video_file", "image_folder"])

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import FakeClock
 
 from jetracer.data.xy import parse_sample_name
 from jetracer.errors import JetracerError
@@ -280,14 +281,6 @@ def test_sim_switch_from_the_environment():
     assert in_ci({"JETRACER_NOTEBOOK_CI": "1"}) and not in_ci({})
 
 
-class FakeClock:
-    def __init__(self):
-        self.t = 100.0
-
-    def __call__(self):
-        return self.t
-
-
 def test_heartbeat_trips_once_per_lapse_and_only_without_answers():
     from jetracer.notebook import Heartbeat
 
@@ -455,20 +448,12 @@ def test_starting_the_pilot_twice_leaves_one_loop_driving(session):
     assert not second.running
 
 
-def test_a_session_that_fails_after_building_the_car_releases_it(monkeypatch):
+def test_a_session_that_fails_after_building_the_car_releases_it(closed_cars):
     from jetracer.notebook import open_session
-    from jetracer.racecar import NvidiaRacecar
 
-    closed = []
-    original = NvidiaRacecar.close
-
-    def close(car):
-        closed.append(car)
-        original(car)
-    monkeypatch.setattr(NvidiaRacecar, "close", close)
     with pytest.raises(ValueError):
         open_session(True, live=False, guard=False, heartbeat=True, heartbeat_timeout_s="soon")
-    assert len(closed) == 1
+    assert len(closed_cars) == 1
 
 
 def test_pilots_of_a_session_watch_its_battery(session):

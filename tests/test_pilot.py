@@ -4,19 +4,12 @@ import math
 
 import numpy as np
 import pytest
+from helpers import FakeClock
 
 from jetracer import NvidiaRacecar
 from jetracer.camera.base import Camera
 from jetracer.control import ControlLaw
 from jetracer.pilot import Pilot
-
-
-class FakeClock:
-    def __init__(self):
-        self.t = 0.0
-
-    def __call__(self):
-        return self.t
 
 
 class ScriptedCamera(Camera):
@@ -59,7 +52,7 @@ def neutral(pca):
 
 
 def make_pilot(bus, engine, frames=10, mode="auto", **kw):
-    clock = FakeClock()
+    clock = FakeClock(0.0)
     car = NvidiaRacecar(i2c=bus)
     camera = ScriptedCamera(clock, frames=frames)
     pilot = Pilot(car, camera, engine=engine, clock=clock, mode=mode, throttle=0.3, stale_frame_s=0.2, **kw)

@@ -128,17 +128,8 @@ def test_negative_or_nan_times_are_refused_by_the_parser(argv, capsys):
     assert "expected a positive number" in capsys.readouterr().err
 
 
-def test_a_failed_build_closes_the_car_it_built(tmp_path, monkeypatch, capsys):
-    from jetracer.racecar import NvidiaRacecar
-
+def test_a_failed_build_closes_the_car_it_built(tmp_path, monkeypatch, capsys, closed_cars):
     monkeypatch.setenv("JETRACER_SIM_STATE", str(tmp_path / "state"))
-    closed = []
-    original = NvidiaRacecar.close
-
-    def close(car):
-        closed.append(car)
-        original(car)
-    monkeypatch.setattr(NvidiaRacecar, "close", close)
     profile = tmp_path / "car.toml"
     profile.write_text('[car]\nname = "sim"\n[camera]\ntype = "sim"\n[engine]\npath = "%s"\n'
                        % (tmp_path / "no_such_model.pth"))
@@ -146,4 +137,4 @@ def test_a_failed_build_closes_the_car_it_built(tmp_path, monkeypatch, capsys):
     recording.write_bytes(Stream().report(("ABS_X", 0)).kernel_bytes())
     assert main(["teleop", "--profile", str(profile), "--pilot", "model", "--device", str(recording)]) == 1
     assert "no_such_model" in capsys.readouterr().err
-    assert len(closed) == 1  # the car (and the world) built before the model failed to load
+    assert len(closed_cars) == 1  # the car (and the world) built before the model failed to load
