@@ -161,18 +161,23 @@ def _start_camera(profile):
     return camera
 
 
-def _list():
-    from ..teleop.device import scan_input_devices
-    from ..teleop.mapping import mapping_names, select_mapping
+def _list(devices=None):
+    """Every input node; for a pad, the mapping (kernel layout) its name and capabilities select,
+    and where its motion data arrives (a keep-alive sibling node, or on the pad's own node)."""
+    from ..teleop.device import describe_pad, scan_input_devices
+    from ..teleop.mapping import mapping_names
 
-    devices = scan_input_devices()
+    devices = scan_input_devices() if devices is None else devices
     if not devices:
         print("no input devices under /dev/input (plug a pad in, or pair it over Bluetooth)")
     for dev in devices:
         if dev.error:
             print("%-20s %s" % (dev.path, dev.error))
+        elif dev.score:
+            mapping, motion = describe_pad(dev, devices)
+            print("%-20s %-50s gamepad, mapping %s (layout: %s; %s)" % (dev.path, dev.name, mapping.name,
+                                                                         mapping.title, motion))
         else:
-            tag = "gamepad, mapping %s" % select_mapping(dev.name, axes=dev.axes).name if dev.score else "not a pad"
-            print("%-20s %-50s %s" % (dev.path, dev.name, tag))
+            print("%-20s %-50s not a pad" % (dev.path, dev.name))
     print("pad mappings: %s" % ", ".join(mapping_names()))
     return 0

@@ -16,6 +16,9 @@ ABS = {
     "ABS_THROTTLE": 0x06, "ABS_RUDDER": 0x07, "ABS_WHEEL": 0x08, "ABS_GAS": 0x09, "ABS_BRAKE": 0x0A,
     "ABS_HAT0X": 0x10, "ABS_HAT0Y": 0x11, "ABS_HAT1X": 0x12, "ABS_HAT1Y": 0x13,
     "ABS_HAT2X": 0x14, "ABS_HAT2Y": 0x15, "ABS_HAT3X": 0x16, "ABS_HAT3Y": 0x17,
+    # where hid-input puts usages it has no name for: on a 4.9 kernel, a DualShock 4's
+    # accelerometers and gyroscopes (hid-sony's fixed descriptor) land on ABS_MISC and the next free codes
+    "ABS_MISC": 0x28,
 }
 
 #: joystick-class buttons (DirectInput pads on hid-generic report these)

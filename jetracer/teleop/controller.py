@@ -144,7 +144,8 @@ class TeleopController(traitlets.HasTraits):
         with self._lock:
             was = self.connected
             if self._auto_mapping and status.name and status.name != self.pad_name:
-                self.mapping = apply_overrides(select_mapping(status.name, axes=set(status.axes) or None),
+                self.mapping = apply_overrides(select_mapping(status.name, axes=set(status.axes) or None,
+                                                              keys=status.supported),
                                                self.overrides)
             self.state.reset(status.axes, status.keys)
             for code in self.mapping.axis_codes():

@@ -9,6 +9,7 @@ import errno
 import glob
 import logging
 import os
+import re
 import select
 import time
 
@@ -17,7 +18,7 @@ from .codes import ABS, EV_ABS, EV_KEY
 from .events import KEEPALIVE, AxisInfo, EventDecoder, PadStatus, decode_bytes
 
 __all__ = ["InputDeviceInfo", "scan_input_devices", "find_pad", "open_pad", "FdPad", "EvdevPad", "ReplayPad",
-           "GamepadReader", "PadNotFound"]
+           "GamepadReader", "PadNotFound", "same_pad", "motion_siblings", "describe_pad"]
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,8 @@ INPUT_PROP_ACCELEROMETER = 0x06
 _GAMEPAD_KEYS = range(0x130, 0x13F)
 _JOYSTICK_KEYS = range(0x120, 0x130)
 _GONE_ERRNOS = (errno.ENODEV, errno.EIO, errno.EBADF, errno.ENXIO)
+#: a Bluetooth HID device's phys is its adapter's address, shared by every pad paired to it
+_BT_ADDRESS = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$", re.IGNORECASE)
 
 
 class PadNotFound(HardwareError):
@@ -61,6 +64,10 @@ class InputDeviceInfo:
             return 1
         return 0
 
+    @property
+    def is_motion_node(self):
+        return not self.error and INPUT_PROP_ACCELEROMETER in self.props
+
     def describe(self):
         return "%s (%s)" % (self.name or "?", self.path) if not self.error else "%s (%s)" % (self.path, self.error)
 
@@ -92,6 +99,40 @@ def scan_input_devices(pattern="/dev/input/event*"):
         finally:
             dev.close()
     return found
+
+
+def same_pad(a, b):
+    """Whether two event nodes belong to one physical pad (a Sony pad's gamepad, motion and
+    touchpad nodes). ``uniq`` (the pad's own address, set by hid-sony/hid-playstation over USB
+    and Bluetooth) decides when either has one. Only without it is ``phys`` used, and never a
+    Bluetooth adapter's address: every pad paired to that adapter shares it, and two pads would
+    keep each other's dead-man alive."""
+    if a.uniq or b.uniq:
+        return a.uniq.lower() == b.uniq.lower()
+    phys_a, phys_b = a.phys.split("/")[0], b.phys.split("/")[0]
+    return bool(phys_a) and phys_a == phys_b and not _BT_ADDRESS.match(phys_a)
+
+
+def motion_siblings(info, devices):
+    """The motion-sensor nodes ("... Motion Sensors", INPUT_PROP_ACCELEROMETER) of pad ``info``."""
+    return [d for d in devices if d.path != info.path and d.is_motion_node and same_pad(info, d)]
+
+
+def describe_pad(info, devices):
+    """``(mapping, motion)`` for ``jetracer teleop --list``: the mapping (layout) chosen from the
+    device's name and capabilities, and where its motion data arrives."""
+    from .codes import ABS as _ABS
+    from .mapping import select_mapping
+
+    mapping = select_mapping(info.name, axes=info.axes, keys=info.keys)
+    siblings = motion_siblings(info, devices)
+    if siblings:
+        motion = "motion on " + ", ".join(d.path for d in siblings)
+    elif _ABS["ABS_MISC"] in info.axes:
+        motion = "motion on this node (ABS_MISC)"
+    else:
+        motion = "no motion node"
+    return mapping, motion
 
 
 def find_pad(spec="", devices=None):
@@ -138,15 +179,16 @@ class FdPad:
     tests). ``read(timeout)`` returns decoded events, :data:`KEEPALIVE` for activity on sibling
     descriptors, and raises ``OSError`` when the pad is gone."""
 
-    def __init__(self, fd, name="", path="", axes=None, keys=(), sibling_fds=()):
+    def __init__(self, fd, name="", path="", axes=None, keys=(), sibling_fds=(), supported=None):
         self.fd, self.name, self.path = fd, name, path
         self.axes, self.keys = dict(axes or {}), frozenset(keys)
+        self.supported = None if supported is None else frozenset(supported)
         self.sibling_fds = list(sibling_fds)
         self._decoder = EventDecoder()
 
     def status(self):
-        """A fresh connection snapshot (ranges, current values, held keys)."""
-        return PadStatus.up(self.name, self.axes, self.keys, self.path)
+        """A fresh connection snapshot (ranges, current values, held keys, key capabilities)."""
+        return PadStatus.up(self.name, self.axes, self.keys, self.path, supported=self.supported)
 
     def read(self, timeout):
         fds = [self.fd] + self.sibling_fds
@@ -177,23 +219,20 @@ class FdPad:
 
 
 class EvdevPad(FdPad):
-    """A live pad on /dev/input/eventN, plus its keep-alive siblings (same ``uniq``/``phys``,
+    """A live pad on /dev/input/eventN, plus its keep-alive siblings (:func:`motion_siblings`:
     e.g. a DualSense's "Motion Sensors" node, which reports continuously while the pad is on)."""
 
     def __init__(self, info, devices=()):
         evdev = _evdev()
         self.device = evdev.InputDevice(info.path)
         siblings = []
-        for other in devices:
-            if other.path == info.path or other.error:
-                continue
-            same = (info.uniq and other.uniq == info.uniq) or (info.phys and other.phys == info.phys)
-            if same and INPUT_PROP_ACCELEROMETER in other.props:
-                try:
-                    siblings.append(os.open(other.path, os.O_RDONLY | os.O_NONBLOCK))
-                except OSError:
-                    pass
-        super().__init__(self.device.fd, self.device.name, info.path, sibling_fds=siblings)
+        for other in motion_siblings(info, devices):
+            try:
+                siblings.append(os.open(other.path, os.O_RDONLY | os.O_NONBLOCK))
+            except OSError:
+                pass
+        super().__init__(self.device.fd, self.device.name, info.path, sibling_fds=siblings,
+                         supported=self.device.capabilities(absinfo=False).get(EV_KEY, ()))
         self._refresh()
 
     def _refresh(self):

@@ -91,23 +91,26 @@ class AxisInfo(collections.namedtuple("AxisInfo", "min max flat fuzz value")):
         return out if offset > 0 else -out
 
 
-class PadStatus(collections.namedtuple("PadStatus", "connected name path axes keys reason")):
+class PadStatus(collections.namedtuple("PadStatus", "connected name path axes keys reason supported")):
     """Connection news from a pad reader, in the same stream as its events.
 
     ``connected`` True: the pad's ``name``, ``path``, ``axes`` ({code: AxisInfo}, with current
-    values) and ``keys`` (codes held down now). Also sent after the kernel dropped events
+    values), ``keys`` (codes held down now) and ``supported`` (every key code the device can
+    report, EVIOCGBIT; None when unknown, as for a replay): the layout of a pad is told from
+    its capabilities, not only its name. Also sent after the kernel dropped events
     (``SYN_DROPPED``) to resynchronise. ``connected`` False: the pad is gone, with a ``reason``.
     """
 
     __slots__ = ()
 
     @classmethod
-    def up(cls, name, axes, keys=(), path=""):
-        return cls(True, name, path, dict(axes), frozenset(keys), "")
+    def up(cls, name, axes, keys=(), path="", supported=None):
+        return cls(True, name, path, dict(axes), frozenset(keys), "",
+                   None if supported is None else frozenset(supported))
 
     @classmethod
     def down(cls, reason, name="", path=""):
-        return cls(False, name, path, {}, frozenset(), reason)
+        return cls(False, name, path, {}, frozenset(), reason, None)
 
 
 #: an item a reader yields when the pad showed signs of life without input (e.g. the continuous

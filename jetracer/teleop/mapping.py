@@ -1,7 +1,11 @@
 """Pad mapping profiles: which axis steers, which drives, which buttons do what, per pad model.
 
-Profiles are TOML files in ``jetracer/teleop/pads/`` (one per pad family) naming real Linux
-evdev codes, chosen by matching the device name against each profile's ``match`` patterns.
+Profiles are TOML files in ``jetracer/teleop/pads/`` (one per pad family and kernel layout) naming
+real Linux evdev codes, chosen by matching the device name against each profile's ``match``
+patterns and the device's capabilities against its ``requires``/``excludes`` codes. The same pad
+can report different codes on different kernels (a DualShock 4 on L4T's 4.9 kernel is left to
+hid-input's generic mapping; on 4.10+ hid-sony maps it to the gamepad spec), so the name alone
+never decides.
 A car profile's ``[teleop]`` section can pick one by name (``mapping``) and override the
 steering/throttle axes, inversion, dead zone and expo (:func:`apply_overrides`).
 """
@@ -12,7 +16,7 @@ import sys
 from pathlib import Path
 
 from ..errors import ProfileError
-from .codes import ABS, EV_ABS, code_from_name
+from .codes import ABS, EV_ABS, EV_KEY, code_from_name
 from .events import AxisInfo
 
 if sys.version_info >= (3, 11):
@@ -31,7 +35,8 @@ PadInput = collections.namedtuple("PadInput", "steering throttle actions")
 
 _CONTROL_KEYS = {"steering", "steering_invert", "throttle", "throttle_invert", "throttle_forward",
                  "throttle_reverse", "deadzone", "expo"}
-_TOP_KEYS = {"name", "title", "match", "requires", "notes", "controls", "buttons", "labels", "ranges"}
+_TOP_KEYS = {"name", "title", "match", "requires", "excludes", "kernels", "notes", "controls", "buttons", "labels",
+             "ranges"}
 
 
 def shape(value, deadzone=0.0, expo=0.0):
@@ -77,6 +82,14 @@ def _parse_binding(text, where):
     return tuple(tokens)
 
 
+def _capability(name, where, key):
+    """``"BTN_C"`` -> (EV_KEY, 0x132): a code a device may report, for ``requires``/``excludes``."""
+    try:
+        return code_from_name(str(name))
+    except KeyError:
+        raise ProfileError("%s: %s names %r, not an ABS_ or BTN_ code" % (where, key, name)) from None
+
+
 def _axis_code(name, where, key):
     if name in ("", None):
         return None
@@ -97,7 +110,9 @@ class PadMapping:
         self.title = str(data.get("title", self.name))
         self.notes = str(data.get("notes", ""))
         self.match = [re.compile(p) for p in data.get("match", [])]
-        self.requires = [_axis_code(n, where, "requires") for n in data.get("requires", [])]
+        self.requires = [_capability(n, where, "requires") for n in data.get("requires", [])]
+        self.excludes = [_capability(n, where, "excludes") for n in data.get("excludes", [])]
+        self.kernels = str(data.get("kernels", ""))
         controls = dict(data.get("controls", {}))
         unknown = set(controls) - _CONTROL_KEYS
         if unknown:
@@ -139,11 +154,18 @@ class PadMapping:
     def __repr__(self):
         return "PadMapping(%r)" % self.name
 
-    def matches(self, device_name, axes=None):
-        """Whether the name fits a ``match`` pattern and, when the device's axis codes are known,
-        it has every axis in ``requires`` (same name, other driver, other layout)."""
-        if axes is not None and any(code not in axes for code in self.requires):
-            return False
+    def matches(self, device_name, axes=None, keys=None):
+        """Whether the name fits a ``match`` pattern and the device's capabilities fit the layout:
+        every code in ``requires`` reported, none in ``excludes`` (same name, other driver or
+        kernel, other layout). ``axes``/``keys`` are the device's ABS and KEY codes (EVIOCGBIT);
+        a set left as None is unknown (a replay) and not checked."""
+        known = {EV_ABS: axes, EV_KEY: keys}
+        for ev_type, code in self.requires:
+            if known[ev_type] is not None and code not in known[ev_type]:
+                return False
+        for ev_type, code in self.excludes:
+            if known[ev_type] is not None and code in known[ev_type]:
+                return False
         return any(p.search(device_name or "") for p in self.match)
 
     def axis_codes(self):
@@ -210,15 +232,16 @@ def load_mapping(name_or_path):
     return PadMapping(data, where=str(path))
 
 
-def select_mapping(device_name, override="", axes=None):
+def select_mapping(device_name, override="", axes=None, keys=None):
     """The mapping for a pad: ``override`` (a name or path) when given, else the first shipped
-    mapping whose ``match`` patterns fit ``device_name`` (and whose required axes are among
-    ``axes``, the device's axis codes, when given), else ``generic``."""
+    mapping whose ``match`` patterns fit ``device_name`` and whose ``requires``/``excludes`` fit
+    the device's capabilities (``axes``, ``keys``: the ABS and KEY codes it reports, when known),
+    else ``generic``."""
     if override:
         return load_mapping(override)
     for name in mapping_names():
         mapping = load_mapping(name)
-        if mapping.matches(device_name, axes):
+        if mapping.matches(device_name, axes, keys):
             return mapping
     return load_mapping("generic")
 
@@ -269,4 +292,5 @@ def button_table(names=None):
              "|---|" + "---|" * len(mappings)]
     for key, label in rows:
         lines.append("| %s | %s |" % (label, " | ".join(m.labels.get(key, "-") for m in mappings)))
+    lines.append("| Checked against | %s |" % " | ".join(m.kernels or "-" for m in mappings))
     return "\n".join(lines)
