@@ -54,7 +54,8 @@ SCHEMA = {
         "sensor_id": (int, 0, "CSI sensor id"),
         "sensor_mode": (int, -1, "CSI sensor mode; -1 lets Argus choose"),
         "device": (str, "/dev/video0", "USB camera device"),
-        "format": (str, "raw", "USB camera stream: raw or mjpeg"),
+        "format": (str, "auto", "USB camera stream: auto (a mode the camera lists: raw if it reaches fps, else "
+                                "mjpeg), raw or mjpeg"),
         "path": (str, "", "video file or image folder (video camera)"),
         "loop": (bool, True, "replay the video forever (video camera)"),
         "stale_limit_s": (float, 0.5, "no new frame for this long marks the camera stalled"),
@@ -190,6 +191,7 @@ class Profile:
     def _check_values(self, where):
         choices = {("car", "type"): ("nvidia", "waveshare"),
                    ("camera", "type"): ("csi", "usb", "video", "sim"),
+                   ("camera", "format"): ("auto", "raw", "mjpeg"),
                    ("pilot", "mode"): ("stopped", "manual", "steer", "auto"),
                    ("pilot", "throttle_mode"): ("constant", "adaptive"),
                    ("battery", "chemistry"): ("lipo", "liion"),

@@ -1,29 +1,19 @@
 """Cameras: one interface (``Camera``) over CSI, USB, video/folder replay and the simulator.
 
-Backends are imported on first use, so ``import jetracer.camera`` needs neither OpenCV nor a camera.
+The backends import OpenCV only when a camera opens, so ``import jetracer.camera`` needs neither
+OpenCV nor a camera. (They are imported here eagerly, not through a module ``__getattr__``, which
+Python 3.6, JetPack 4.6's, does not have.)
 """
 
 from .base import Camera, Frame, SourceEnded
+from .csi import CSICamera
+from .jetcam import JetCamCamera
+from .sim import SimCamera
+from .usb import USBCamera
+from .video import VideoCamera
 
 __all__ = ["Camera", "Frame", "SourceEnded", "CSICamera", "USBCamera", "VideoCamera", "JetCamCamera",
            "SimCamera", "make_camera"]
-
-_BACKENDS = {
-    "CSICamera": "csi",
-    "USBCamera": "usb",
-    "VideoCamera": "video",
-    "JetCamCamera": "jetcam",
-    "SimCamera": "sim",
-}
-
-
-def __getattr__(name):  # PEP 562: lazy backends
-    if name in _BACKENDS:
-        import importlib
-
-        module = importlib.import_module("." + _BACKENDS[name], __name__)
-        return getattr(module, name)
-    raise AttributeError("module %r has no attribute %r" % (__name__, name))
 
 
 def make_camera(profile, world=None, **overrides):

@@ -5,6 +5,7 @@ Kept apart from ``base`` so the base class (and the simulator camera) never need
 
 import fractions
 import re
+import threading
 
 from ..errors import CameraError
 
@@ -41,8 +42,140 @@ def gstreamer_in_opencv(cv2):
         info = cv2.getBuildInformation()
     except Exception:  # noqa: BLE001 - an odd build; assume the worst and let opening tell
         return False
-    match = re.search(r"^\s*GStreamer:\s*(\S+)", info, re.MULTILINE)
-    return bool(match) and match.group(1).upper().startswith("YES")
+    return gstreamer_in_build_info(info)
+
+
+def gstreamer_in_build_info(info):
+    """Read ``cv2.getBuildInformation()``'s Video I/O section. OpenCV 4 writes one line
+    (``GStreamer:  YES (1.14.5)``); OpenCV 3 (JetPack 4.2's 3.3.1) writes an empty ``GStreamer:``
+    line followed by indented ``base:``, ``app:``... lines, each YES or NO. GStreamer capture
+    needs at least ``base`` and ``app`` (appsink) there."""
+    lines = info.splitlines()
+    for i, line in enumerate(lines):
+        match = re.match(r"^(\s*)GStreamer:[ \t]*(.*)$", line)
+        if not match:
+            continue
+        rest = match.group(2).strip()
+        if rest:
+            return rest.upper().startswith("YES")
+        indent = len(match.group(1).expandtabs())
+        parts = {}
+        for sub in lines[i + 1:]:
+            sub_match = re.match(r"^(\s*)([\w-]+):[ \t]*(.*)$", sub)
+            if not sub_match or len(sub_match.group(1).expandtabs()) <= indent:
+                break
+            parts[sub_match.group(2).lower()] = sub_match.group(3).strip().upper().startswith("YES")
+        return bool(parts) and parts.get("base", False) and parts.get("app", False)
+    return False
+
+
+class GrabTimeout(CameraError):
+    """A read from a capture did not return in time (the driver or pipeline is hung)."""
+
+
+class BoundedReader:
+    """``cap.read()`` with a timeout. OpenCV 4.1's GStreamer backend blocks in
+    ``gst_app_sink_pull_sample`` with no timeout when a pipeline stalls without EOS; calling it
+    from the capture thread would hold the camera's lock forever, so nothing could re-open the
+    device. Reads run in a helper thread instead; the caller waits ``timeout`` seconds and gets
+    :class:`GrabTimeout`. A read still stuck when the next one is asked for is waited on, never
+    doubled; :meth:`release` releases the capture without waiting for it."""
+
+    def __init__(self, cap, name="camera"):
+        self.cap = cap
+        self.name = name
+        self._lock = threading.Lock()
+        self._request = threading.Event()
+        self._done = threading.Event()
+        self._result = None
+        self._closed = False
+        self._busy = False
+        self._thread = None
+
+    @property
+    def stuck(self):
+        """True while a read has been asked for and not returned."""
+        return self._busy
+
+    def read(self, timeout):
+        """``(ok, image)`` from the capture, or GrabTimeout after ``timeout`` real seconds."""
+        with self._lock:
+            if self._closed:
+                raise CameraError("%s: capture released" % self.name)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name=self.name + "-read", daemon=True)
+                self._thread.start()
+            if not self._busy:
+                self._busy = True
+                self._done.clear()
+                self._request.set()
+        if not self._done.wait(timeout):
+            raise GrabTimeout("%s: no frame from the pipeline within %.1f s (the read is stuck in the driver)"
+                              % (self.name, timeout))
+        with self._lock:
+            result, self._result = self._result, None
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def _loop(self):
+        while True:
+            self._request.wait()
+            self._request.clear()
+            if self._closed:
+                return
+            try:
+                result = self.cap.read()
+            except Exception as exc:  # noqa: BLE001 - handed to the reader's caller
+                result = exc
+            with self._lock:
+                self._result = result
+                self._busy = False
+                self._done.set()
+            if self._closed:
+                return
+
+    def release(self):
+        """Release the capture. If a read is stuck, release from a helper thread (setting the
+        pipeline to NULL is what unblocks the stuck read) so the caller never hangs."""
+        with self._lock:
+            self._closed = True
+            stuck = self._busy
+            self._request.set()
+        if not stuck:
+            self.cap.release()
+            return
+        threading.Thread(target=_release_quietly, args=(self.cap,), name=self.name + "-release", daemon=True).start()
+
+
+def _release_quietly(cap):
+    try:
+        cap.release()
+    except Exception:  # noqa: BLE001 - a hung pipeline may fail to release; nothing more to do
+        pass
+
+
+def gst_element_exists(name):
+    """Whether GStreamer element ``name`` is installed (``nvv4l2decoder``, ``nvjpegdec``...):
+    through PyGObject when present, else ``gst-inspect-1.0``. False when neither can tell."""
+    try:
+        import gi
+
+        gi.require_version("Gst", "1.0")
+        from gi.repository import Gst
+
+        if not Gst.is_initialized():
+            Gst.init(None)
+        return Gst.ElementFactory.find(name) is not None
+    except Exception:  # noqa: BLE001 - no PyGObject (or no Gst typelib): ask the command line tool
+        pass
+    import subprocess
+
+    try:
+        return subprocess.call(["gst-inspect-1.0", name], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               timeout=10) == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
 
 
 def framerate(fps):

@@ -1,7 +1,8 @@
 """The camera every backend shares: newest frame only, stamped, with visible failure.
 
-JetCam users will recognise ``value``, ``width``, ``height``, ``running`` and ``read()``. What is
-different, and why:
+JetCam users will recognise ``value`` (a black frame of ``width`` x ``height`` until the first
+capture, so a notebook can call its callback with ``camera.value`` before starting), ``width``,
+``height``, ``format`` ("bgr8"), ``running`` and ``read()``. What is different, and why:
 
 - Every frame is a :class:`Frame` (image, capture timestamp on ``clock``, sequence number), so a
   consumer can tell a new frame from a repeated one and refuse a stale one.
@@ -21,10 +22,11 @@ different, and why:
   the car drives on the last frame.)
 
 Backends implement three hooks: ``_open()`` (acquire the device; raise :class:`CameraError` with a
-one-line fix when it cannot), ``_grab()`` (return a BGR uint8 HxWx3 image, or None for "nothing
-yet"; raise on a device error, or :class:`SourceEnded` when the source is finished for good) and
-``_release()``. Frames are stamped with ``clock()`` as ``_grab`` returns. A source that paces
-itself (a replay, the simulator in real time) waits with ``self._sleep(s)``, which wakes on stop.
+one-line fix when it cannot, or :class:`SourceEnded` when re-trying cannot help), ``_grab()``
+(return a BGR uint8 HxWx3 image, or None for "nothing yet"; raise on a device error, or
+:class:`SourceEnded` when the source is finished for good) and ``_release()``. Frames are stamped
+with ``clock()`` as ``_grab`` returns. A source that paces itself (a replay, the simulator in real
+time) waits with ``self._sleep(s)``, which wakes on stop.
 Hooks are never called concurrently (one lock), and not while the device is closed.
 """
 
@@ -33,6 +35,7 @@ import logging
 import threading
 import time
 
+import numpy as np
 import traitlets
 
 from ..errors import CameraError
@@ -61,9 +64,10 @@ class Camera(traitlets.HasTraits):
     ``max_backoff_s`` (real seconds), and resets once frames flow again.
     """
 
-    value = traitlets.Any(allow_none=True, help="newest image, BGR uint8 HxWx3 (None before the first)")
+    value = traitlets.Any(allow_none=True, help="newest image, BGR uint8 HxWx3 (black before the first, as JetCam)")
     width = traitlets.Integer(224, help="delivered frame width")
     height = traitlets.Integer(224, help="delivered frame height")
+    format = traitlets.Unicode("bgr8", help="pixel format of value: bgr8 only (JetCam's default)")
     running = traitlets.Bool(False, help="capture thread on; set True/False as in JetCam, or start()/stop()")
     fps = traitlets.Float(0.0, help="measured frames per second (smoothed; 0 when stalled)")
     stalled = traitlets.Bool(False, help="no frames: see error for why")
@@ -80,6 +84,11 @@ class Camera(traitlets.HasTraits):
             raise ValueError("start the camera with start() (or running = True) after constructing it")
         kwargs.pop("running", None)
         super().__init__(*args, **kwargs)
+        if self.format != "bgr8":
+            raise ValueError("camera format %r is not supported: frames are BGR uint8 ('bgr8')" % (self.format,))
+        if self.width <= 0 or self.height <= 0:
+            raise ValueError("camera width and height must be > 0, got %dx%d" % (self.width, self.height))
+        self.value = self._black_frame()
         if stale_limit_s <= 0:
             raise ValueError("stale_limit_s must be > 0, got %r" % (stale_limit_s,))
         self.clock = clock
@@ -200,6 +209,15 @@ class Camera(traitlets.HasTraits):
         state = "stalled: %s" % self.error if self.stalled else ("running" if self.running else "stopped")
         return "<%s %dx%d %s>" % (type(self).__name__, self.width, self.height, state)
 
+    def _black_frame(self):
+        return np.zeros((self.height, self.width, 3), np.uint8)
+
+    @traitlets.observe("width", "height")
+    def _on_size(self, change):
+        """A size set after construction: the black placeholder follows it until frames arrive."""
+        if getattr(self, "_cond", None) is not None and self.latest() is None:
+            self.value = self._black_frame()
+
     # ------------------------------------------------------------ starting and stopping
     @traitlets.observe("running")
     def _on_running(self, change):
@@ -293,7 +311,10 @@ class Camera(traitlets.HasTraits):
         stop = self._stop
         while not stop.is_set():
             if not self._opened:
-                if not self._try_reopen():
+                reopened = self._try_reopen()
+                if reopened is None:
+                    return  # the source said re-opening cannot help; stay stalled with its reason
+                if not reopened:
                     continue
             try:
                 with self._io_lock:
@@ -317,9 +338,14 @@ class Camera(traitlets.HasTraits):
                 stop.wait(self.poll_interval_s)
 
     def _try_reopen(self):
+        """True when re-opened, False to retry after the backoff, None when ``_open`` raised
+        :class:`SourceEnded` (retrying cannot help: the reason stays in ``error``)."""
         try:
             with self._io_lock:
                 self._open_device()
+        except SourceEnded as exc:
+            self._set_stalled("re-open failed: %s" % _one_line(exc), ended=True)
+            return None
         except Exception as exc:  # noqa: BLE001 - keep retrying; the reason is visible in `error`
             self._set_stalled("re-open failed: %s" % _one_line(exc))
             self._wait_backoff()
@@ -384,11 +410,12 @@ class Camera(traitlets.HasTraits):
     def _set_stalled(self, reason, ended=False):
         with self._cond:
             first = self._stall_reason is None
+            final = ended and not self._ended  # "it will not come back": worth saying, even mid-stall
             self._stall_reason = reason
             self._ended = self._ended or ended
             self.last_error = reason
             self._cond.notify_all()
-        if first:
+        if first or final:
             log.warning("%s stalled: %s", self._name(), reason)
         else:
             log.debug("%s still stalled: %s", self._name(), reason)

@@ -25,7 +25,8 @@ class JetCamCamera(Camera):
         super().__init__(**kwargs)
         self.source = source
         self.close_source = close_source
-        self._last_obj = None
+        # JetCam fills value with an uninitialised array before its first frame: not a frame
+        self._last_obj = getattr(source, "value", None)
 
     @classmethod
     def from_jetcam(cls, kind="csi", **jetcam_kwargs):
