@@ -173,3 +173,26 @@ def test_mapping_requires_and_excludes_are_checked(tmp_path):
     ps4 = load_mapping("ps4")
     assert ps4.matches("Wireless Controller", set(STICKS6), None)  # keys unknown (a replay): not held against it
     assert not ps4.matches("Wireless Controller", set(STICKS6), set(GENERIC14))
+
+
+def test_a_legacy_ds4s_motion_reports_arm_the_short_deadman():
+    """On 4.9 the motion data streams on the pad's own node (no sibling to watch): those reports are
+    the keep-alive, so a pad that goes silent while R2 is held is cut after deadman_s, not 5 s."""
+    car, twin = make_car()
+    clock = FakeClock()
+    try:
+        teleop = TeleopController(car, deadman_s=0.5, max_throttle=0.5, clock=clock)
+        teleop.handle(PadStatus.up("Wireless Controller", GENERIC_RANGES, supported=GENERIC14))
+        stream = Stream().report(("ABS_RY", 255))
+        for _ in range(10):
+            stream.report(("ABS_MISC", 100))  # the accelerometer, continuously
+        for ev in decode_bytes(stream.kernel_bytes()):
+            clock.advance(0.01)
+            teleop.handle(ev)
+        assert teleop.has_keepalive and throttle_pulse(car, twin) > 1700
+        clock.advance(0.6)  # out of range: nothing more arrives
+        teleop.tick()
+        assert teleop.deadman_tripped
+        assert_throttle_neutral(car, twin)
+    finally:
+        car.close()

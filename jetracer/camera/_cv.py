@@ -180,7 +180,7 @@ def gst_element_exists(name):
 
 def framerate(fps):
     """GStreamer caps fraction for a frame rate: 30 -> '30/1', 29.97 -> '2997/100'."""
-    if fps <= 0:
+    if not 0 < fps < 1e6:  # NaN and infinity too
         raise ValueError("fps must be > 0, got %r" % (fps,))
     frac = fractions.Fraction(float(fps)).limit_denominator(1001)
     return "%d/%d" % (frac.numerator, frac.denominator)

@@ -12,6 +12,7 @@ import time
 
 import traitlets
 
+from .codes import EV_ABS
 from .events import KEEPALIVE, PadStatus, from_evdev
 from .mapping import PadInput, apply_overrides, load_mapping, select_mapping
 from .state import PadState
@@ -121,6 +122,9 @@ class TeleopController(traitlets.HasTraits):
             return
         if not isinstance(item, tuple):
             item = from_evdev(item)
+        if item.type == EV_ABS and item.code in self.mapping.keepalive:
+            self.keepalive()  # motion reports on the pad's own node (a DualShock 4 on a 4.9 kernel)
+            return
         with self._lock:
             self._last_alive = self.clock()
             if self.state.apply(item):

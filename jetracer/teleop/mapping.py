@@ -35,8 +35,8 @@ PadInput = collections.namedtuple("PadInput", "steering throttle actions")
 
 _CONTROL_KEYS = {"steering", "steering_invert", "throttle", "throttle_invert", "throttle_forward",
                  "throttle_reverse", "deadzone", "expo"}
-_TOP_KEYS = {"name", "title", "match", "requires", "excludes", "kernels", "notes", "controls", "buttons", "labels",
-             "ranges"}
+_TOP_KEYS = {"name", "title", "match", "requires", "excludes", "kernels", "keepalive", "notes", "controls", "buttons",
+             "labels", "ranges"}
 
 
 def shape(value, deadzone=0.0, expo=0.0):
@@ -113,6 +113,9 @@ class PadMapping:
         self.requires = [_capability(n, where, "requires") for n in data.get("requires", [])]
         self.excludes = [_capability(n, where, "excludes") for n in data.get("excludes", [])]
         self.kernels = str(data.get("kernels", ""))
+        #: axes that report all the time while the pad is on (motion sensors on the pad's own node):
+        #: their events are keep-alives, which arm the short dead-man
+        self.keepalive = frozenset(_axis_code(n, where, "keepalive") for n in data.get("keepalive", []))
         controls = dict(data.get("controls", {}))
         unknown = set(controls) - _CONTROL_KEYS
         if unknown:
