@@ -346,3 +346,41 @@ def test_usb_capture_device_opens_that_node_in_the_v4l2_fallback(monkeypatch):
     monkeypatch.setattr(_cv, "gstreamer_in_opencv", lambda cv2: False)
     with pytest.raises(CameraError, match="index 7"):
         USBCamera(capture_device=7, list_modes=lambda d: [], element_exists=lambda n: False).read()
+
+
+def test_a_backend_exception_in_the_first_read_is_one_line(gst, monkeypatch):
+    scripts, opened = gst
+    scripts.append("frames")
+
+    def broken_read(self):
+        raise cv2.error("OpenCV(4.1.1) /home/nvidia/opencv/modules/videoio/src/cap_gstreamer.cpp:933: error:\n"
+                        "(-2:Unspecified error) GStreamer: unable to start pipeline")
+
+    monkeypatch.setattr(FakePipeline, "read", broken_read)
+    with pytest.raises(CameraError) as info:
+        _csi().start()
+    assert "\n" not in str(info.value) and "first read failed" in str(info.value)
+
+
+def test_the_jetcam_adapter_ignores_jetcams_uninitialised_value():
+    import traitlets
+
+    from jetracer.camera import JetCamCamera
+
+    class RunningJetCam(traitlets.HasTraits):
+        value = traitlets.Any()
+        width = traitlets.Integer(8)
+        height = traitlets.Integer(6)
+        running = traitlets.Bool(True)
+
+    source = RunningJetCam()
+    source.value = np.empty((6, 8, 3), np.uint8)  # JetCam's constructor does this before any frame
+    cam = JetCamCamera(source, stale_limit_s=0.5, first_frame_timeout_s=0.2)
+    cam.start()
+    try:
+        time.sleep(0.05)
+        assert cam.latest() is None  # not a frame
+        source.value = np.full((6, 8, 3), 7, np.uint8)
+        assert int(cam.wait_frame(0, timeout=2.0).image[0, 0, 0]) == 7
+    finally:
+        cam.close()

@@ -10,7 +10,7 @@ returns a frame. Both are one-line errors naming ``nvargus-daemon`` instead of a
 """
 
 from ..errors import CameraError
-from ._cv import APPSINK, BoundedReader, check_flip, fit, framerate, open_gstreamer, require_cv2
+from ._cv import APPSINK, BoundedReader, GrabTimeout, check_flip, fit, framerate, open_gstreamer, require_cv2
 from .base import Camera, SourceEnded
 
 __all__ = ["CSICamera", "csi_pipeline", "ArgusEnded"]
@@ -77,10 +77,14 @@ class CSICamera(Camera):
         reader = BoundedReader(cap, "CSICamera-%d" % self.sensor_id)
         try:
             ok, image = reader.read(self.first_frame_timeout_s)
-        except CameraError:
+        except GrabTimeout:
             reader.release()
             raise CameraError("%s opened but delivered no frame within %.1f s (the pipeline hung): %s"
                               % (self._what(), self.first_frame_timeout_s, CSI_FIXES)) from None
+        except Exception as exc:  # noqa: BLE001 - a cv2.error from the backend: one line, with the fixes
+            reader.release()
+            raise CameraError("%s: the first read failed (%s): %s" % (self._what(), _first_line(exc), CSI_FIXES)) \
+                from None
         if not ok or image is None:
             reader.release()
             raise ArgusEnded("%s opened and ended at once (EOS before the first frame): the Argus daemon could "
@@ -104,3 +108,8 @@ class CSICamera(Camera):
         reader, self._reader, self._pending = self._reader, None, None
         if reader is not None:
             reader.release()
+
+
+def _first_line(exc):
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
