@@ -121,14 +121,13 @@ def motion_siblings(info, devices):
 def describe_pad(info, devices):
     """``(mapping, motion)`` for ``jetracer teleop --list``: the mapping (layout) chosen from the
     device's name and capabilities, and where its motion data arrives."""
-    from .codes import ABS as _ABS
     from .mapping import select_mapping
 
     mapping = select_mapping(info.name, axes=info.axes, keys=info.keys)
     siblings = motion_siblings(info, devices)
     if siblings:
         motion = "motion on " + ", ".join(d.path for d in siblings)
-    elif _ABS["ABS_MISC"] in info.axes:
+    elif ABS["ABS_MISC"] in info.axes:
         motion = "motion on this node (ABS_MISC)"
     else:
         motion = "no motion node"
