@@ -384,3 +384,15 @@ def test_the_jetcam_adapter_ignores_jetcams_uninitialised_value():
         assert int(cam.wait_frame(0, timeout=2.0).image[0, 0, 0]) == 7
     finally:
         cam.close()
+
+
+def test_stopping_a_camera_waiting_on_a_hung_read_is_prompt(gst, caplog):
+    scripts, opened = gst
+    scripts.append("hang")
+    cam = _usb([Mode("YUYV", 640, 480, 30.0)], first_frame_timeout_s=5.0)
+    cam.start()  # a USB camera opens without reading; the capture thread waits on the hung read
+    time.sleep(0.1)
+    t0 = time.monotonic()
+    cam.close()
+    assert time.monotonic() - t0 < 1.0
+    assert cam._stuck_threads == [] and not any("did not stop" in r.getMessage() for r in caplog.records)

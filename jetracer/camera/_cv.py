@@ -6,6 +6,7 @@ Kept apart from ``base`` so the base class (and the simulator camera) never need
 import fractions
 import re
 import threading
+import time
 
 from ..errors import CameraError
 
@@ -97,8 +98,9 @@ class BoundedReader:
         """True while a read has been asked for and not returned."""
         return self._busy
 
-    def read(self, timeout):
-        """``(ok, image)`` from the capture, or GrabTimeout after ``timeout`` real seconds."""
+    def read(self, timeout, cancel=None):
+        """``(ok, image)`` from the capture, or GrabTimeout after ``timeout`` real seconds; None
+        at once when the ``cancel`` event is set (the camera is stopping: not a failure)."""
         with self._lock:
             if self._closed:
                 raise CameraError("%s: capture released" % self.name)
@@ -109,7 +111,13 @@ class BoundedReader:
                 self._busy = True
                 self._done.clear()
                 self._request.set()
-        if not self._done.wait(timeout):
+        deadline = time.monotonic() + timeout
+        while not self._done.wait(max(0.0, min(0.05, deadline - time.monotonic()))):
+            if cancel is not None and cancel.is_set():
+                return None
+            if time.monotonic() >= deadline:
+                break
+        if not self._done.is_set():
             raise GrabTimeout("%s: no frame from the pipeline within %.1f s (the read is stuck in the driver)"
                               % (self.name, timeout))
         with self._lock:

@@ -98,7 +98,10 @@ class CSICamera(Camera):
         if self._pending is not None:
             image, self._pending = self._pending, None
         else:
-            ok, image = self._reader.read(self.grab_timeout_s)
+            result = self._reader.read(self.grab_timeout_s, cancel=self._stop if self.running else None)
+            if result is None:
+                return None  # stopping
+            ok, image = result
             if not ok or image is None:
                 # a GStreamer read that fails has reached EOS or an error: not "nothing yet"
                 raise CameraError("%s: the pipeline ended (EOS or a GStreamer error)" % self._what())

@@ -182,8 +182,12 @@ class USBCamera(Camera):
         self._reader = BoundedReader(cap, "USBCamera-%s" % self.device)
 
     def _grab(self):
-        ok, image = self._reader.read(self.grab_timeout_s if self._frames_since_open else
-                                      max(self.grab_timeout_s, self.first_frame_timeout_s))
+        result = self._reader.read(self.grab_timeout_s if self._frames_since_open else
+                                   max(self.grab_timeout_s, self.first_frame_timeout_s),
+                                   cancel=self._stop if self.running else None)
+        if result is None:
+            return None  # stopping
+        ok, image = result
         if not ok or image is None:
             if not self._in_python:  # a GStreamer read that fails has reached EOS or an error
                 raise CameraError("USB camera %s: the pipeline ended (EOS or a GStreamer error)" % self.device)
