@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..errors import EngineError
 
-__all__ = ["OptimizeResult", "optimize_model", "cached_engine", "file_sha256"]
+__all__ = ["OptimizeResult", "optimize_model", "cached_engine", "ensure_engine", "file_sha256"]
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +76,11 @@ def _frames(calib_dir, n_val, n_calib, size, need_calib):
 
 
 def optimize_model(model_path, backend="auto", precision="auto", calib_dir=None, frames=PARITY_FRAMES,
-                   tolerance=0.05, threads=None, calib_frames=CALIBRATION_FRAMES):
+                   tolerance=0.05, threads=None, calib_frames=CALIBRATION_FRAMES, workspace_bytes=None,
+                   calib_algorithm="minmax"):
     """Build an engine from ``model_path`` and check its parity on ``frames`` validation frames
-    (calibrating int8 on ``calib_frames`` others). Nothing is written: see :meth:`OptimizeResult.save`."""
+    (calibrating int8 on ``calib_frames`` others, from ``calib_dir`` when given: the user's own
+    images, else the simulator). Nothing is written: see :meth:`OptimizeResult.save`."""
     import numpy as np
 
     from .loader import build_engine, engine_meta, load_model_file
@@ -89,7 +91,9 @@ def optimize_model(model_path, backend="auto", precision="auto", calib_dir=None,
     calib, val, what = _frames(calib_dir, frames, calib_frames, meta["input_size"],
                                need_calib=precision in ("int8", "auto"))
     engine = build_engine(model, model_meta, backend=backend, precision=precision, calib_frames=calib,
-                          threads=threads)
+                          threads=threads, workspace_bytes=workspace_bytes, calib_algorithm=calib_algorithm)
+    if "int8_calibration" in engine.meta:
+        engine.meta["int8_calibration"]["frames_from"] = what
     timings = []
     report = check_parity(model, meta, engine, val, timings)
     engine.meta.update(parity=dict(report, tolerance=tolerance, frames_from=what),
@@ -142,3 +146,20 @@ def cached_engine(model_path, backend="auto", precision="auto", cache_dir=None, 
         log.warning("could not cache the engine in %s (%s); pass --engine-cache DIR to keep it",
                     folder, exc.strerror or exc)
     return result.engine
+
+
+def ensure_engine(path, model_path, backend="auto", precision="auto", frames=PARITY_FRAMES, tolerance=0.05):
+    """Build the engine file ``path`` from ``model_path`` once, when it is missing (a profile's
+    ``[engine] model``); an existing file is left alone, even if older than the model."""
+    path = Path(path)
+    if path.exists():
+        return path
+    if not Path(model_path).is_file():
+        raise EngineError("engine %s is missing and the model to build it from, %s, is not there either: train one "
+                          "with `jetracer train`, or set the profile's [engine] path to an engine file"
+                          % (path, model_path))
+    log.warning("engine %s is missing: building it from %s (once; this takes minutes on a Nano)", path, model_path)
+    result = optimize_model(model_path, backend=backend, precision=precision, frames=frames, tolerance=tolerance)
+    result.save(path)
+    log.warning("built %s: %s", path, result.summary())
+    return path
