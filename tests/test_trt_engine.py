@@ -160,11 +160,18 @@ def test_int8_calibrates_with_a_named_algorithm_on_the_users_frames_and_keeps_co
     fed, algorithm = _calls(trt, "calibrated")[0][1:]
     assert algorithm == calib["algorithm"] == "MINMAX_CALIBRATION" and fed == calib["frames"] == 8
     assert calib["frames_from"] == header["parity"]["frames_from"] == "images from %s" % dataset
-    assert calib["kept_fp16_layers"] == _calls(trt, "kept_fp16")[0][1] == [
-        "model.conv1", "model.flatten", "model.fc", "model.fc.bias"]
+    kept, retyped_outputs = _calls(trt, "kept")[0][1:]
+    assert calib["kept_out_of_int8"] == {"fp16": ["model.conv1"], "fp32": ["model.flatten", "model.fc",
+                                                                             "model.fc.bias"]}
+    assert kept == {"fp16": ["model.conv1"], "fp32": ["model.flatten", "model.fc"]}  # precision set on all four,
+    assert retyped_outputs == []  # but the network output keeps its own type
     assert "PREFER_PRECISION_CONSTRAINTS" in _calls(trt, "build")[0][1]
     assert main(args[:-2] + ["--calib-algorithm", "entropy2", "--out", str(tmp_path / "e.engine")]) == 0
     assert read_engine_header(tmp_path / "e.engine")["int8_calibration"]["algorithm"] == "ENTROPY_CALIBRATION_2"
+    assert main(args[:4] + ["--frames", "2", "--out", str(tmp_path / "auto.engine")]) == 0  # auto, no --calib:
+    assert read_engine_header(tmp_path / "auto.engine")["precision"] == "fp16"  # no int8 from simulator frames
+    assert main(args[:4] + ["--calib", str(dataset), "--frames", "2", "--out", str(tmp_path / "auto8.engine")]) == 0
+    assert read_engine_header(tmp_path / "auto8.engine")["precision"] == "int8"
     capsys.readouterr()
     refused = tmp_path / "refused.engine"
     assert main(args[:-2] + ["--tolerance", "0", "--out", str(refused)]) == 1  # the parity gate stays
@@ -212,6 +219,26 @@ def test_jetracers_torch2trt_file_runs_with_jetracers_bgr_preprocessing(tmp_path
         swapped = resnet(torch.from_numpy(normalise_frames(np.stack(frames), channel_order="RGB"))).numpy()
     assert np.abs(got.reshape(-1, 2) - want).max() < 2e-2  # fp16 in and out
     assert np.abs(want - swapped).max() > 0.05  # (the convention matters for this network)
+    from jetracer.engine.optimize import cached_engine
+
+    again = cached_engine(path, backend="tensorrt", precision="fp16")  # `drive` with a profile's tensorrt backend
+    assert np.allclose(again.predict(frames[0]), got[0]) and not list(tmp_path.glob("*.engine"))
+
+
+def test_a_damaged_jetracer_trt_file_is_one_line(tmp_path, monkeypatch, resnet):
+    trt = _car(monkeypatch, XAVIER, "10.3.0.30")
+    path = _jetracer_trt_file(tmp_path, trt, resnet)
+    data = path.read_bytes()
+    path.write_bytes(data[:len(data) // 2])  # a copy cut short
+    with pytest.raises((EngineError, ModelError)) as err:
+        load_engine(path)
+    assert "\n" not in str(err.value) and str(path) in str(err.value)
+    state = collections.OrderedDict(engine=bytearray(b"FAKEPLAN8.5.2.2:1"), input_names=["input_0"],
+                                    output_names=["output_0"])
+    torch.save(state, str(path))  # an engine from another TensorRT
+    with pytest.raises(EngineError) as err:
+        load_engine(path)
+    assert "\n" not in str(err.value) and "Version tag does not match" in str(err.value)
 
 
 def test_jetracers_torch2trt_file_without_torch2trt_is_the_one_line_refusal(tmp_path, monkeypatch, resnet):

@@ -114,6 +114,7 @@ def make_tensorrt(version):
     class Tensor:
         def __init__(self, name, shape, dtype):
             self.name, self.shape, self.dtype = name, tuple(shape), dtype
+            self.is_network_output = False
 
     class Layer:
         def __init__(self, kind, name, out_dtype=None):
@@ -146,6 +147,7 @@ def make_tensorrt(version):
             return t
 
         def mark_output(self, tensor):
+            tensor.is_network_output = True
             self.outputs.append(tensor)
 
     class HostMemory:
@@ -235,8 +237,10 @@ def make_tensorrt(version):
                     assert np.isfinite(x).all() and x.max() <= 255.0
                     fed += 1
                 m.calls.append(("calibrated", fed, cal.get_algorithm().name))
-                kept = [l.name for l in network.layers if l.precision is m.float16]
-                m.calls.append(("kept_fp16", kept))
+                kept = {"fp16": [l.name for l in network.layers if l.precision is m.float16],
+                        "fp32": [l.name for l in network.layers if l.precision is m.float32 and l.output_types]}
+                m.calls.append(("kept", kept, [l.name for l in network.layers if l.get_output(0).is_network_output
+                                               and l.output_types]))
                 noise = 1e-3  # int8 is not exact
             MODELS[key] = (model, in_dt, out_dt, noise)
             return b"FAKEPLAN" + version.encode() + b":" + str(key).encode()

@@ -14,7 +14,8 @@ from .base import Resizer
 from .fileformat import MAGIC, read_engine_file
 from .fold import IMAGENET_MEAN, IMAGENET_STD, fold_preprocessing, pad_raw_frames
 
-__all__ = ["load_engine", "build_engine", "load_model_file", "engine_meta", "fold_model", "calibration_inputs"]
+__all__ = ["load_engine", "build_engine", "load_model_file", "engine_meta", "fold_model", "calibration_inputs",
+           "holds_engine"]
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +154,17 @@ def load_engine(path, backend="auto", device=None, threads=None, precision="auto
         return build_engine(model, meta, backend=backend, precision=precision, device=device, threads=threads)
     raise EngineError("%s is neither a jetracer engine nor a model checkpoint: build an engine with "
                       "`jetracer optimize MODEL.pth --out %s`" % (path, path))
+
+
+def holds_engine(path):
+    """True for a jetracer engine file or a torch2trt TRTModule file (whatever its name ends with)."""
+    try:
+        with open(str(path), "rb") as f:
+            if f.read(len(MAGIC)) == MAGIC:
+                return True
+    except OSError:
+        return False
+    return _read_torch2trt_state(path) is not None
 
 
 def _read_torch2trt_state(path):

@@ -83,13 +83,16 @@ def optimize_model(model_path, backend="auto", precision="auto", calib_dir=None,
     images, else the simulator). Nothing is written: see :meth:`OptimizeResult.save`."""
     import numpy as np
 
+    from .backends import choose_backend
     from .loader import build_engine, engine_meta, load_model_file
     from .parity import check_parity
 
     model, model_meta = load_model_file(model_path)
     meta = engine_meta(model_meta)
-    calib, val, what = _frames(calib_dir, frames, calib_frames, meta["input_size"],
-                               need_calib=precision in ("int8", "auto"))
+    backend = choose_backend(backend)
+    # On the car, "auto" calibrates int8 only on the user's own images: simulator frames are not their track.
+    need_calib = precision == "int8" or (precision == "auto" and (calib_dir or backend != "tensorrt"))
+    calib, val, what = _frames(calib_dir, frames, calib_frames, meta["input_size"], need_calib=bool(need_calib))
     engine = build_engine(model, model_meta, backend=backend, precision=precision, calib_frames=calib,
                           threads=threads, workspace_bytes=workspace_bytes, calib_algorithm=calib_algorithm)
     if "int8_calibration" in engine.meta:
@@ -125,9 +128,11 @@ def cached_engine(model_path, backend="auto", precision="auto", cache_dir=None, 
     A cached file that no longer loads (another TensorRT, corrupt) is rebuilt.
     """
     from .backends import choose_backend
-    from .loader import load_engine
+    from .loader import holds_engine, load_engine
 
     model_path = Path(model_path)
+    if holds_engine(model_path):  # e.g. JetRacer's road_following_model_trt.pth: already an engine
+        return load_engine(model_path, backend=backend, threads=threads)
     backend = choose_backend(backend)
     folder = Path(cache_dir) if cache_dir else model_path.parent
     path = folder / ("%s.%s-%s.%s.engine" % (model_path.stem, backend, precision,

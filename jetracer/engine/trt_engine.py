@@ -277,17 +277,19 @@ def _make_calibrator(trt, algorithm, inputs, device):
 
 
 def _head_and_input_layers(trt, network):
-    """Layer indices kept out of int8: the first convolution (it reads raw 0..255 pixels, so a symmetric
-    int8 range wastes half its codes) and everything after the last pooling (the regression head)."""
+    """(input convolution, head) layer indices to keep out of int8.
+
+    The first convolution reads raw 0..255 pixels (the folded preprocessing), all positive, so
+    TensorRT's symmetric int8 range would leave half its codes unused on the layer that sees the
+    most detail; it runs in fp16. The head (everything after the last pooling: flatten, the fully
+    connected layer, its bias) turns 512 features into the steering point, is tiny, and runs in fp32.
+    """
     layers = [network.get_layer(i) for i in range(network.num_layers)]
-    keep = []
     conv = next((i for i, l in enumerate(layers) if l.type == trt.LayerType.CONVOLUTION), None)
-    if conv is not None:
-        keep.append(conv)
     pools = [i for i, l in enumerate(layers) if l.type in (trt.LayerType.POOLING, trt.LayerType.REDUCE)]
-    if pools:
-        keep.extend(range(pools[-1] + 1, len(layers)))
-    return [i for i in keep if _float_output(trt, layers[i])]
+    head = list(range(pools[-1] + 1, len(layers))) if pools else []
+    return ([conv] if conv is not None and _float_output(trt, layers[conv]) else [],
+            [i for i in head if _float_output(trt, layers[i])])
 
 
 def _float_output(trt, layer):
@@ -315,7 +317,7 @@ class _BuildHooks:
         self.logger = make_logger(trt)
         self.serialized = None
         self.built = False
-        self.kept = []
+        self.kept = {"fp16": [], "fp32": []}
         self.workspace_api = None
         hooks = self
 
@@ -348,12 +350,15 @@ class _BuildHooks:
 
     def _keep_out_of_int8(self, network, config):
         trt = self._trt
-        for i in _head_and_input_layers(trt, network):
-            layer = network.get_layer(i)
-            layer.precision = trt.float16
-            layer.set_output_type(0, trt.float16)
-            self.kept.append(layer.name)
-        if self.kept:
+        conv, head = _head_and_input_layers(trt, network)
+        for indices, name, dtype in ((conv, "fp16", trt.float16), (head, "fp32", trt.float32)):
+            for i in indices:
+                layer = network.get_layer(i)
+                layer.precision = dtype
+                if not getattr(layer.get_output(0), "is_network_output", False):  # outputs keep their own type
+                    layer.set_output_type(0, dtype)
+                self.kept[name].append(layer.name)
+        if conv or head:
             flag = getattr(trt.BuilderFlag, "PREFER_PRECISION_CONSTRAINTS", None)  # TensorRT 8.2 on
             config.set_flag(flag if flag is not None else trt.BuilderFlag.STRICT_TYPES)
 
@@ -445,7 +450,7 @@ def build_tensorrt(folded, meta, precision, calibration_inputs=None, workspace_b
     if precision == "int8":
         meta["int8_calibration"] = {
             "algorithm": CALIBRATION_ALGORITHMS[calib_algorithm][0], "frames": calibrator.fed,
-            "kept_fp16_layers": list(hooks.kept)}
+            "kept_out_of_int8": hooks.kept}
     return load_tensorrt_engine(hooks.serialized, meta, "the new engine", trt=trt, check=False)
 
 
