@@ -73,6 +73,8 @@ def test_engine_file_round_trip_per_tensorrt(tmp_path, monkeypatch, resnet, fram
     engine = build_engine(resnet, META, backend="tensorrt", precision="fp16")
     build = _calls(trt, "build")[0]
     assert "FP16" in build[1] and "INT8" not in build[1]
+    method = "build_serialized_network" if trt_version.startswith("10") else "build_engine"  # as torch2trt calls
+    assert [c[0] for c in trt.calls if c[0].startswith("build_")] == [method]
     if trt_version.startswith("8.2"):  # no memory pools before 8.4: the workspace is max_workspace_size
         assert build[3] == MIB256 and not build[2]
     else:  # 8.4 on, and the only way on 10 (torch2trt master sets nothing there)
@@ -148,6 +150,7 @@ def test_a_failed_build_is_one_line_and_writes_nothing(tmp_path, monkeypatch, mo
     assert not list(tmp_path.iterdir())  # nothing written, no temp file left
 
 
+@pytest.mark.slow
 def test_int8_calibrates_with_a_named_algorithm_on_the_users_frames_and_keeps_conv1_and_head(
         tmp_path, monkeypatch, model_file, dataset, capsys):
     trt = _car(monkeypatch, XAVIER, "10.3.0.30")

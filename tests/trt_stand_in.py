@@ -246,11 +246,13 @@ def make_tensorrt(version):
             return b"FAKEPLAN" + version.encode() + b":" + str(key).encode()
 
         def build_serialized_network(self, network, config):
+            m.calls.append(("build_serialized_network",))
             plan = self._build(network, config)
             return None if plan is None else HostMemory(plan)
 
     if v < (10, 0):
         def build_engine(self, network, config):
+            m.calls.append(("build_engine",))
             plan = self._build(network, config)
             return None if plan is None else Runtime(self.logger).deserialize_cuda_engine(plan)
 
