@@ -66,6 +66,7 @@ SCHEMA = {
     },
     "engine": {
         "path": (str, "", "model (.pth) or engine file; relative paths are from the profile's repo"),
+        "model": (str, "", "model (.pth) to build `path` from, once, when that engine file is missing"),
         "backend": (str, "auto", "auto, tensorrt, onnxruntime or torch"),
         "precision": (str, "auto", "auto, fp32, fp16 or int8"),
     },

@@ -115,6 +115,10 @@ class DriveSession:
             path = args.engine or profile.resolve_path(profile.engine["path"])
             backend = args.backend or profile.engine["backend"]
             precision = args.precision if args.precision != "auto" else profile.engine["precision"]
+            if not args.engine and profile.engine["model"]:
+                from ..engine.optimize import ensure_engine
+
+                ensure_engine(path, profile.resolve_path(profile.engine["model"]), backend=backend, precision=precision)
             if str(path).endswith(".pth") and (backend not in ("auto", "torch") or precision != "auto"):
                 self.engine = cached_engine(path, backend=backend, precision=precision, cache_dir=args.engine_cache)
             else:

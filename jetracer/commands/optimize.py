@@ -32,6 +32,11 @@ def add_arguments(parser):
     parser.add_argument("--tolerance", type=number_in(float, 0.0), default=0.05, metavar="DX",
                         help="largest accepted max |dx| against the fp32 model, in normalised x (default 0.05)")
     parser.add_argument("--force", action="store_true", help="write the engine even beyond --tolerance")
+    parser.add_argument("--calib-algorithm", choices=("minmax", "entropy2"), default="minmax",
+                        help="TensorRT int8 calibration (recorded in the engine): minmax clips no activation seen "
+                             "in calibration (default); entropy2 is torch2trt's own default")
+    parser.add_argument("--workspace-mb", type=positive_int, default=256, metavar="MB",
+                        help="TensorRT build workspace limit (default 256; lower it if a Nano runs out of memory)")
     parser.add_argument("--threads", type=positive_int, default=None, metavar="N",
                         help="onnxruntime intra-op threads (default: usable cores, at most 4)")
     parser.add_argument("--out", required=True, metavar="ENGINE", help="engine file to write (atomically)")
@@ -45,7 +50,8 @@ def run(args):
           flush=True)
     result = optimize_model(args.model, backend=args.backend, precision=args.precision, calib_dir=args.calib,
                             frames=args.frames, calib_frames=args.calib_frames, tolerance=args.tolerance,
-                            threads=args.threads)
+                            threads=args.threads, workspace_bytes=args.workspace_mb << 20,
+                            calib_algorithm=args.calib_algorithm)
     print(result.summary())
     if not result.within_tolerance and args.force:
         print("warning: max |dx| %.4f exceeds --tolerance %g; writing anyway (--force)"

@@ -20,8 +20,9 @@ _HINTS = {
                    "onnxruntime-gpu wheel)",
     "tensorrt": "TensorRT comes with JetPack on a Jetson (`sudo apt install python3-libnvinfer`); on a PC "
                 "`pip install tensorrt`",
-    "torch2trt": "`git clone https://github.com/NVIDIA-AI-IOT/torch2trt && cd torch2trt && "
-                 "python3 setup.py install` (needs TensorRT)",
+    "torch2trt": "JetPack 4.6-6.0 (TensorRT 8): `git clone -b v0.5.0 https://github.com/NVIDIA-AI-IOT/torch2trt && "
+                 "cd torch2trt && sudo python3 setup.py install`; JetPack 6.1/6.2 (TensorRT 10): the same from master "
+                 "(4e820ae or later), without `-b v0.5.0`",
     "onnx": "`pip install onnx` (or `pip install jetracer[onnx]`)",
 }
 

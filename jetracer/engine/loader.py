@@ -14,7 +14,8 @@ from .base import Resizer
 from .fileformat import MAGIC, read_engine_file
 from .fold import IMAGENET_MEAN, IMAGENET_STD, fold_preprocessing, pad_raw_frames
 
-__all__ = ["load_engine", "build_engine", "load_model_file", "engine_meta", "fold_model", "calibration_inputs"]
+__all__ = ["load_engine", "build_engine", "load_model_file", "engine_meta", "fold_model", "calibration_inputs",
+           "holds_engine"]
 
 log = logging.getLogger(__name__)
 
@@ -67,11 +68,12 @@ def calibration_inputs(frames, meta, pad, pad_value):
 
 
 def build_engine(model, model_meta=None, backend="auto", precision="auto", calib_frames=None, device=None,
-                 threads=None):
+                 threads=None, workspace_bytes=None, calib_algorithm="minmax"):
     """An engine for ``model`` (fp32, trained on normalised RGB as ``model_meta`` says).
 
     ``calib_frames``: BGR uint8 frames for int8 calibration. ``device``/``threads`` tune the
-    torch and onnxruntime backends. Raises BackendMissing / EngineError in one line.
+    torch and onnxruntime backends; ``workspace_bytes``/``calib_algorithm`` the TensorRT build.
+    Raises BackendMissing / EngineError in one line.
     """
     import jetracer
 
@@ -102,9 +104,10 @@ def build_engine(model, model_meta=None, backend="auto", precision="auto", calib
             onnx_bytes = quantize_int8(onnx_bytes, calib)
         meta["onnxruntime"] = require("onnxruntime").__version__
         return OnnxEngine(onnx_bytes, meta, threads=threads)
-    from .trt_engine import build_tensorrt
+    from .trt_engine import DEFAULT_WORKSPACE_BYTES, build_tensorrt
 
-    return build_tensorrt(folded, meta, precision, calib)
+    return build_tensorrt(folded, meta, precision, calib, workspace_bytes=workspace_bytes or DEFAULT_WORKSPACE_BYTES,
+                          calib_algorithm=calib_algorithm)
 
 
 def load_engine(path, backend="auto", device=None, threads=None, precision="auto"):
@@ -123,8 +126,10 @@ def load_engine(path, backend="auto", device=None, threads=None, precision="auto
             head = f.read(len(MAGIC))
     except OSError as exc:
         what = "not found" if isinstance(exc, FileNotFoundError) else "unreadable (%s)" % (exc.strerror or exc)
-        raise EngineError("engine file %s %s: build one with `jetracer optimize MODEL.pth --out %s`"
-                          % (path, what, path)) from None
+        how = "" if backend == "auto" else " --backend %s" % backend
+        raise EngineError("engine file %s %s: build it on this machine with `jetracer optimize MODEL.pth%s --out %s` "
+                          "(or name MODEL.pth as the profile's [engine] model to build it once)"
+                          % (path, what, how, path)) from None
     if head == MAGIC:
         header, payload = read_engine_file(path)
         if precision not in ("auto", header.get("precision")):
@@ -135,11 +140,10 @@ def load_engine(path, backend="auto", device=None, threads=None, precision="auto
         try:
             model, meta = load_model_file(path)
         except ModelError:
-            if _is_plain_torch2trt_file(path):
-                raise EngineError("%s is a plain torch2trt engine without jetracer metadata (its TensorRT version, GPU "
-                                  "and input are unknown): rebuild it with `jetracer optimize MODEL.pth --backend "
-                                  "tensorrt --out ENGINE` from the model it was made from" % path) from None
-            raise
+            state = _read_torch2trt_state(path)
+            if state is None:
+                raise
+            return _torch2trt_file_engine(state, path, backend)
         except JetracerError:
             raise
         except Exception as exc:  # noqa: BLE001 - torch.load fails in many ways on a damaged file
@@ -152,18 +156,53 @@ def load_engine(path, backend="auto", device=None, threads=None, precision="auto
                       "`jetracer optimize MODEL.pth --out %s`" % (path, path))
 
 
-def _is_plain_torch2trt_file(path):
-    """A JetRacer-style ``torch.save(model_trt.state_dict())`` file (holds a serialised engine)."""
-    import torch
+def holds_engine(path):
+    """True for a jetracer engine file or a torch2trt TRTModule file (whatever its name ends with)."""
+    try:
+        with open(str(path), "rb") as f:
+            if f.read(len(MAGIC)) == MAGIC:
+                return True
+    except OSError:
+        return False
+    return _read_torch2trt_state(path) is not None
+
+
+def _read_torch2trt_state(path):
+    """The dict of a JetRacer-style ``torch.save(model_trt.state_dict())`` file, or None.
+
+    Read with an unpickler that resolves exactly what torch2trt stores (an OrderedDict, the engine
+    as a bytearray) and nothing else, the same on torch 1.10 to 2.x; torch's own weights-only mode
+    refuses the bytearray before torch 2.5 (pytorch#133163).
+    """
+    from ..util.safe_pickle import TORCH2TRT_GLOBALS, torch_load_allowed
 
     try:
-        try:
-            obj = torch.load(str(path), map_location="cpu", weights_only=True)
-        except TypeError:  # torch < 1.13 (JetPack 4) has no weights_only
-            obj = torch.load(str(path), map_location="cpu")
-    except Exception:  # noqa: BLE001 - not loadable at all: not a torch2trt file either
-        return False
-    return isinstance(obj, dict) and "engine" in obj and "input_names" in obj
+        obj = torch_load_allowed(str(path), TORCH2TRT_GLOBALS)
+    except Exception:  # noqa: BLE001 - not loadable this way: not a torch2trt file
+        return None
+    if isinstance(obj, dict) and isinstance(obj.get("engine"), (bytes, bytearray)) and "input_names" in obj:
+        return obj
+    return None
+
+
+def _torch2trt_file_engine(state, path, backend):
+    """JetRacer's TRTModule file: run where torch2trt and TensorRT are, else one line saying what to do."""
+    from .backends import have
+
+    if backend not in ("auto", "tensorrt"):
+        raise EngineError("%s is a TensorRT engine (torch2trt), not a %s one: use --backend auto or tensorrt"
+                          % (path, backend))
+    if not (have("tensorrt") and have("torch2trt")):
+        raise EngineError("%s is a plain torch2trt engine (JetRacer's TRTModule file); loading it needs torch2trt and "
+                          "TensorRT, which are not here: on the car that built it, install torch2trt, or rebuild it "
+                          "with `jetracer optimize MODEL.pth --backend tensorrt --out ENGINE` from the model it was "
+                          "made from" % path)
+    from .trt_engine import engine_from_torch2trt_state
+
+    if cuda_device_info() is None:
+        raise EngineError("%s is a TensorRT engine and this machine has no CUDA GPU: use the model .pth it was built "
+                          "from with --backend torch or onnxruntime" % path)
+    return engine_from_torch2trt_state(state, path)
 
 
 def engine_from_file_parts(header, payload, path="engine", backend="auto", device=None, threads=None):
@@ -178,9 +217,9 @@ def engine_from_file_parts(header, payload, path="engine", backend="auto", devic
 
         return OnnxEngine(payload, header, threads=threads)
     if built == "tensorrt":
-        from .trt_engine import TensorRTEngine, load_trt_module
+        from .trt_engine import load_tensorrt_engine
 
-        return TensorRTEngine(load_trt_module(payload, header, path), header)
+        return load_tensorrt_engine(payload, header, path)
     return _torch_engine_from_payload(header, payload, path, device)
 
 
@@ -190,13 +229,11 @@ def _torch_engine_from_payload(header, payload, path, device):
     import torch
 
     from ..models import build_model
+    from ..util.safe_pickle import TENSOR_GLOBALS, torch_load_allowed
     from .torch_engine import TorchEngine
 
     try:
-        try:
-            source = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
-        except TypeError:  # torch < 1.13
-            source = torch.load(io.BytesIO(payload), map_location="cpu")
+        source = torch_load_allowed(io.BytesIO(payload), TENSOR_GLOBALS)  # the same on every torch (1.13: floats)
         meta = engine_meta(dict(source["meta"], arch=source["arch"]))
         model = build_model(source["arch"], num_categories=len(meta["categories"]))
         model.load_state_dict(source["state_dict"])

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..errors import EngineError
 
-__all__ = ["OptimizeResult", "optimize_model", "cached_engine", "file_sha256"]
+__all__ = ["OptimizeResult", "optimize_model", "cached_engine", "ensure_engine", "file_sha256"]
 
 log = logging.getLogger(__name__)
 
@@ -76,20 +76,27 @@ def _frames(calib_dir, n_val, n_calib, size, need_calib):
 
 
 def optimize_model(model_path, backend="auto", precision="auto", calib_dir=None, frames=PARITY_FRAMES,
-                   tolerance=0.05, threads=None, calib_frames=CALIBRATION_FRAMES):
+                   tolerance=0.05, threads=None, calib_frames=CALIBRATION_FRAMES, workspace_bytes=None,
+                   calib_algorithm="minmax"):
     """Build an engine from ``model_path`` and check its parity on ``frames`` validation frames
-    (calibrating int8 on ``calib_frames`` others). Nothing is written: see :meth:`OptimizeResult.save`."""
+    (calibrating int8 on ``calib_frames`` others, from ``calib_dir`` when given: the user's own
+    images, else the simulator). Nothing is written: see :meth:`OptimizeResult.save`."""
     import numpy as np
 
+    from .backends import choose_backend
     from .loader import build_engine, engine_meta, load_model_file
     from .parity import check_parity
 
     model, model_meta = load_model_file(model_path)
     meta = engine_meta(model_meta)
-    calib, val, what = _frames(calib_dir, frames, calib_frames, meta["input_size"],
-                               need_calib=precision in ("int8", "auto"))
+    backend = choose_backend(backend)
+    # On the car, "auto" calibrates int8 only on the user's own images: simulator frames are not their track.
+    need_calib = precision == "int8" or (precision == "auto" and (calib_dir or backend != "tensorrt"))
+    calib, val, what = _frames(calib_dir, frames, calib_frames, meta["input_size"], need_calib=bool(need_calib))
     engine = build_engine(model, model_meta, backend=backend, precision=precision, calib_frames=calib,
-                          threads=threads)
+                          threads=threads, workspace_bytes=workspace_bytes, calib_algorithm=calib_algorithm)
+    if "int8_calibration" in engine.meta:
+        engine.meta["int8_calibration"]["frames_from"] = what
     timings = []
     report = check_parity(model, meta, engine, val, timings)
     engine.meta.update(parity=dict(report, tolerance=tolerance, frames_from=what),
@@ -121,9 +128,11 @@ def cached_engine(model_path, backend="auto", precision="auto", cache_dir=None, 
     A cached file that no longer loads (another TensorRT, corrupt) is rebuilt.
     """
     from .backends import choose_backend
-    from .loader import load_engine
+    from .loader import holds_engine, load_engine
 
     model_path = Path(model_path)
+    if holds_engine(model_path):  # e.g. JetRacer's road_following_model_trt.pth: already an engine
+        return load_engine(model_path, backend=backend, threads=threads)
     backend = choose_backend(backend)
     folder = Path(cache_dir) if cache_dir else model_path.parent
     path = folder / ("%s.%s-%s.%s.engine" % (model_path.stem, backend, precision,
@@ -142,3 +151,20 @@ def cached_engine(model_path, backend="auto", precision="auto", cache_dir=None, 
         log.warning("could not cache the engine in %s (%s); pass --engine-cache DIR to keep it",
                     folder, exc.strerror or exc)
     return result.engine
+
+
+def ensure_engine(path, model_path, backend="auto", precision="auto", frames=PARITY_FRAMES, tolerance=0.05):
+    """Build the engine file ``path`` from ``model_path`` once, when it is missing (a profile's
+    ``[engine] model``); an existing file is left alone, even if older than the model."""
+    path = Path(path)
+    if path.exists():
+        return path
+    if not Path(model_path).is_file():
+        raise EngineError("engine %s is missing and the model to build it from, %s, is not there either: train one "
+                          "with `jetracer train`, or set the profile's [engine] path to an engine file"
+                          % (path, model_path))
+    log.warning("engine %s is missing: building it from %s (once; this takes minutes on a Nano)", path, model_path)
+    result = optimize_model(model_path, backend=backend, precision=precision, frames=frames, tolerance=tolerance)
+    result.save(path)
+    log.warning("built %s: %s", path, result.summary())
+    return path

@@ -19,6 +19,11 @@ __all__ = ["TorchEngine"]
 log = logging.getLogger(__name__)
 
 
+def _first_line(exc):
+    text = str(exc).strip()
+    return text.splitlines()[0][:160] if text else type(exc).__name__
+
+
 class TorchEngine(Engine):
     """``folded``: a :class:`~jetracer.engine.fold.RawPixelModel`. ``source``: the unfolded model's
     {"arch", "state_dict", "model_meta"} so the engine can be saved and rebuilt.
@@ -97,19 +102,27 @@ class TorchEngine(Engine):
                 self._device_step()
         torch.cuda.current_stream(self.device).wait_stream(self._stream)
         torch.cuda.synchronize(self.device)
-        if self.cuda_graph and not hasattr(torch.cuda, "graph"):  # torch < 1.10 (old JetPack)
+        if self.cuda_graph and not hasattr(torch.cuda, "graph"):  # torch < 1.10: no graph API at all
             log.info("this torch has no CUDA graphs; running the network eagerly")
             self.cuda_graph = False
         if self.cuda_graph:
             try:
+                # JetPack 4.6's torch 1.10 has the API but is built for CUDA 10.2, and graphs need CUDA 11:
+                # CUDAGraph() itself raises there, so the Nano always lands in the eager fallback below.
                 graph = torch.cuda.CUDAGraph()
-                with torch.cuda.graph(graph, stream=self._stream):
-                    self._device_step()
-                self._graph = graph
-            except RuntimeError as exc:  # an op that cannot be captured: run eagerly, still correct
-                log.warning("CUDA graph capture failed (%s); running the network eagerly", exc)
+            except RuntimeError as exc:
+                log.info("no CUDA graphs with this torch (%s); running the network eagerly", _first_line(exc))
+                graph = None
                 self.cuda_graph = False
-                torch.cuda.synchronize(self.device)
+            if graph is not None:
+                try:
+                    with torch.cuda.graph(graph, stream=self._stream):
+                        self._device_step()
+                    self._graph = graph
+                except RuntimeError as exc:  # an op that cannot be captured: run eagerly, still correct
+                    log.warning("CUDA graph capture failed (%s); running the network eagerly", _first_line(exc))
+                    self.cuda_graph = False
+                    torch.cuda.synchronize(self.device)
 
     def _device_step(self):
         """Everything between upload and download: cast + pad + layout, the network, fp32 out."""

@@ -119,15 +119,16 @@ def load_model(path, map_location="cpu"):
 
 
 def _read(torch, path, map_location):
+    """The file's object, resolving only the globals a state_dict names, the same way on every torch
+    (torch 1.10 has no weights-only mode; torch 1.13's refuses the floats in our metadata)."""
     import warnings
+
+    from ..util.safe_pickle import TENSOR_GLOBALS, TORCH2TRT_GLOBALS, torch_load_allowed
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # "pickle protocol 4" chatter on foreign pickles
-            try:
-                return torch.load(str(path), map_location=map_location, weights_only=True)
-            except TypeError:  # torch < 1.13
-                return torch.load(str(path), map_location=map_location)
+            return torch_load_allowed(str(path), TENSOR_GLOBALS | TORCH2TRT_GLOBALS, map_location=map_location)
     except Exception as exc:  # pickle, zip, EOF, unsafe global...: all mean "not a file we can read"
         raise ModelError("%s is not a model file torch can read (%s): expected a .pth from `jetracer train` "
                          "or a JetRacer state_dict" % (path, load_error_reason(exc))) from None
