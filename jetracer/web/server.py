@@ -178,7 +178,7 @@ class ApiHandler(_Base):
 
     def get(self, what):
         try:
-            handler = getattr(self, "get_" + what, None)
+            handler = getattr(self, "read_" + what, None)
             if handler is None:
                 raise tornado.web.HTTPError(404)
             handler()
@@ -187,7 +187,7 @@ class ApiHandler(_Base):
 
     def post(self, what):
         try:
-            handler = getattr(self, "post_" + what, None)
+            handler = getattr(self, "do_" + what, None)
             if handler is None:
                 raise tornado.web.HTTPError(404)
             handler(self.body_json())
@@ -197,12 +197,12 @@ class ApiHandler(_Base):
             self.json_error(500, "could not write: %s" % (exc.strerror or exc))
 
     # -- reads ---------------------------------------------------------------------------------------
-    def get_status(self):
+    def read_status(self):
         status = self.app.session.status()
         status["warnings"] = self.app.session.warnings()
         self.write_json(status)
 
-    def get_data(self):
+    def read_data(self):
         category = self.get_query_argument("category", default="") or None
         trash = self.get_query_argument("trash", default="0") == "1"
         listing = self.app.dataset.scan(category=category, trash=trash)
@@ -213,17 +213,17 @@ class ApiHandler(_Base):
         listing["default_category"] = self.app.category
         self.write_json(listing)
 
-    def get_img(self):
+    def read_img(self):
         data = self.app.dataset.image_bytes(self.get_query_argument("path", default=""),
                                             trash=self.get_query_argument("trash", default="0") == "1")
         self.set_header("Content-Type", "image/jpeg")
         self.set_header("Cache-Control", "private, max-age=60")
         self.finish(data)
 
-    def get_runs(self):
+    def read_runs(self):
         self.write_json({"runs": list_runs(self.app.run_folders)})
 
-    def get_run(self):
+    def read_run(self):
         self.write_json(load_run(self.app.run_folders, self.get_query_argument("name", default="")))
 
     # -- changes -------------------------------------------------------------------------------------
@@ -234,7 +234,7 @@ class ApiHandler(_Base):
         y = _number(data.get("y"), "y", 0, height - 1)
         return int(round(x)), int(round(y))
 
-    def post_label(self, data):
+    def do_label(self, data):
         category = check_category(data.get("category", self.app.category))
         seq = data.get("seq")
         if isinstance(seq, bool) or not isinstance(seq, int):
@@ -249,7 +249,7 @@ class ApiHandler(_Base):
         del self.app.saved[:-200]
         self.write_json({"saved": rel, "counts": self.app.dataset.scan()["counts"]})
 
-    def post_undo(self, data):
+    def do_undo(self, data):
         while self.app.saved:
             rel = self.app.saved.pop()
             try:
@@ -260,7 +260,7 @@ class ApiHandler(_Base):
             return
         raise DatasetRequestError("nothing to undo")
 
-    def post_relabel(self, data):
+    def do_relabel(self, data):
         from PIL import Image
 
         path = self.app.dataset.resolve(data.get("path"))
@@ -274,13 +274,13 @@ class ApiHandler(_Base):
         x, y = self._xy(data, width, height)
         self.write_json({"path": self.app.dataset.relabel(data.get("path"), x, y)})
 
-    def post_delete(self, data):
+    def do_delete(self, data):
         self.write_json({"trashed": self.app.dataset.delete(data.get("path"))})
 
-    def post_restore(self, data):
+    def do_restore(self, data):
         self.write_json({"restored": self.app.dataset.restore(data.get("path"))})
 
-    def post_estop(self, data):
+    def do_estop(self, data):
         self.app.session.estop("web e-stop (HTTP)")
         self.write_json({"estopped": True})
 
