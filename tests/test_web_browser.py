@@ -248,10 +248,14 @@ def test_label_click_writes_the_sample_and_delete_moves_it_to_the_trash(logged_i
         x, y = (int(v) for v in re.match(r"^(\d+)_(\d+)_", files[0].name).groups())
         assert abs(x - 0.75 * 223) <= 2 and abs(y - 0.25 * 223) <= 2
         assert files[0].read_bytes()[:2] == b"\xff\xd8"  # a JPEG
+        if SHOTS:  # a few more, along the road, for the pictures
+            for fx, fy in ((0.5, 0.55), (0.47, 0.6), (0.53, 0.5), (0.45, 0.65), (0.55, 0.58)):
+                page.mouse.click(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy)
+                page.wait_for_timeout(120)
         _shot(page, "web_label.png")
 
         page.goto(server.url + "/data")
-        cell = page.locator(".cell").first
+        cell = page.locator(".cell[data-path='apex/%s']" % files[0].name)
         cell.wait_for()
         _shot(page, "web_data.png")
         cell.locator("button").click()
