@@ -272,3 +272,20 @@ def test_web_unit_conflicts_with_the_drive_loop_and_stops_the_car():
     assert " web --profile latrax_rally --port 8887" in unit
     assert "Conflicts=jetracer-drive.service" in unit and "ExecStopPost=" in unit and " stop --profile" in unit
     assert "jetracer-web.service" in ON_DEMAND_UNITS
+
+
+def test_the_oled_shows_how_to_log_in(tmp_path, monkeypatch):
+    from jetracer.cli import main
+    from jetracer.commands.display import _web_login
+    from jetracer.display import StatusDisplay
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    profile = load_profile("sim")
+    assert _web_login(profile) is None  # the display never makes a token
+    token, _ = load_or_create_token(tmp_path / "jetracer" / "web-token")
+    assert _web_login(profile) == (8887, token)
+    display = StatusDisplay(sysinfo=type("S", (), {"snapshot": lambda self: {}})(), height=64)
+    display.web_login = (8887, token)
+    rows, _ = display.compose(info={})
+    assert ("KEY %s" % token, False) in rows
+    assert main(["display", "--sim", "--snapshot", str(tmp_path / "oled.png")]) == 0
