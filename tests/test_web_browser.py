@@ -212,7 +212,7 @@ def test_closing_the_tab_stops_the_car_within_the_deadman(logged_in, server):
     assert server.wait_throttle(moving) is not None
     page.close()
     elapsed = server.wait_throttle(neutral, timeout=3.0)
-    assert elapsed is not None and elapsed <= DEADMAN_S + 0.2, elapsed
+    assert elapsed is not None and elapsed <= DEADMAN_S + 0.5, elapsed
 
 
 def test_a_new_page_never_drives_off_on_a_held_key(logged_in, server):
@@ -275,5 +275,40 @@ def test_runs_page_plots_the_web_drives(logged_in, server):
         _shot(page, "web_runs.png")
         frames = int(page.inner_text("#summary").split()[0])
         assert frames > 0
+    finally:
+        page.close()
+
+
+def test_hiding_the_tab_stops_the_car(logged_in, server):
+    page = _drive_page(logged_in, server)
+    try:
+        page.keyboard.down("ArrowUp")
+        assert server.wait_throttle(moving) is not None
+        # headless pages are never hidden: make this one report hidden, as a phone does on a home-screen swipe
+        page.evaluate("""() => { Object.defineProperty(document, 'hidden', {value: true, configurable: true});
+                                 document.dispatchEvent(new Event('visibilitychange')); }""")
+        assert server.wait_throttle(neutral, timeout=1.0) is not None
+        page.wait_for_function("JR.status && !JR.status.you_control")
+        time.sleep(0.3)
+        assert neutral(server.throttle_us())  # the key is still held: nothing resumes
+    finally:
+        page.close()
+
+
+def test_a_frozen_page_trips_the_deadman(logged_in, server):
+    """The socket stays open but the page goes quiet (a stalled phone, a link that drops without a close)."""
+    page = _drive_page(logged_in, server)
+    try:
+        page.keyboard.down("ArrowUp")
+        assert server.wait_throttle(moving) is not None
+        cdp = logged_in.new_cdp_session(page)
+        cdp.send("Debugger.enable")
+        cdp.send("Debugger.pause")  # at its next timer the script stops: no keep-alives, the socket stays open
+        elapsed = server.wait_throttle(neutral, timeout=3.0)
+        assert elapsed is not None and DEADMAN_S - 0.2 <= elapsed <= DEADMAN_S + 0.5, elapsed  # the dead-man
+        cdp.send("Debugger.resume")
+        page.wait_for_function("JR.status && !JR.status.you_control")
+        time.sleep(0.3)
+        assert neutral(server.throttle_us())  # back, key still held: control must be taken again
     finally:
         page.close()
