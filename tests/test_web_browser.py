@@ -89,12 +89,14 @@ class Server:
         return None
 
     def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self.log.close()
+        """SIGTERM, as systemd stops it; returns the exit status."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        return self.proc.wait()
 
 
 def moving(pulse):
@@ -206,6 +208,37 @@ def test_arrow_key_moves_the_car_and_estop_latches(logged_in, server):
         page.close()
 
 
+def test_touch_joystick_and_browser_gamepad_drive(logged_in, server):
+    page = logged_in.new_page()
+    try:
+        page.goto(server.url + "/drive")
+        # a standard-mapped pad as the Gamepad API reports it; the test holds its buttons in window.pad
+        page.evaluate("""() => { window.pad = {};
+            navigator.getGamepads = () => [{connected: true, mapping: 'standard', axes: [0, 0, 0, 0],
+                buttons: Array.from({length: 17}, (_, i) => ({value: window.pad[i] || 0, pressed: !!window.pad[i]}))}]; }""")
+        page.wait_for_function("JR.seq > 0")
+        page.click("#claim")
+        page.wait_for_function("JR.status && JR.status.you_control && JR.status.armed")
+        joy = page.locator("#joy").bounding_box()
+        cx, cy = joy["x"] + joy["width"] / 2, joy["y"] + joy["height"] / 2
+        page.mouse.move(cx, cy)
+        page.mouse.down()
+        page.mouse.move(cx, cy - joy["height"] * 0.4, steps=4)  # stick pushed up: forward
+        assert server.wait_throttle(moving) is not None
+        page.mouse.up()  # let go: the knob springs back
+        assert server.wait_throttle(neutral, timeout=1.0) is not None
+        page.evaluate("window.pad[7] = 1")  # right trigger
+        assert server.wait_throttle(moving) is not None
+        page.evaluate("window.pad[1] = 1")  # B: e-stop
+        assert server.wait_throttle(neutral, timeout=1.0) is not None
+        page.wait_for_function("JR.status && JR.status.estopped")
+        page.evaluate("window.pad = {}")
+        page.click("#release")
+        page.wait_for_function("JR.status && !JR.status.estopped")
+    finally:
+        page.close()
+
+
 def test_closing_the_tab_stops_the_car_within_the_deadman(logged_in, server):
     page = _drive_page(logged_in, server)
     page.keyboard.down("ArrowUp")
@@ -312,3 +345,12 @@ def test_a_frozen_page_trips_the_deadman(logged_in, server):
         assert neutral(server.throttle_us())  # back, key still held: control must be taken again
     finally:
         page.close()
+
+
+def test_sigterm_while_driving_exits_0_at_neutral(logged_in, server):
+    page = _drive_page(logged_in, server)
+    page.keyboard.down("ArrowUp")
+    assert server.wait_throttle(moving) is not None
+    assert server.stop() == 0, server.output()
+    assert neutral(server.throttle_us()) and "web stopped: car at neutral" in server.output()
+    page.close()

@@ -47,7 +47,7 @@ def _announce(token, path):
 
 def run(args):
     _tornado()
-    from ..safety import install_signal_handlers
+    from ..safety import StopSignal, install_signal_handlers
     from ..web.auth import LoginGate, load_or_create_token, token_path
     from ..web.dataset import DatasetFolder
     from ..web.frames import FrameStream
@@ -83,6 +83,8 @@ def run(args):
             shown, port, "simulator" if sim else profile.name, parts.pilot_name, dataset.root, where), flush=True)
         try:
             serve(app, host, port)
+        except (StopSignal, KeyboardInterrupt) as exc:  # the signal handler already wrote neutral
+            print("stopping: %s" % (exc or "interrupted"))
         except OSError as exc:
             from ..errors import JetracerError
 
