@@ -289,3 +289,21 @@ def test_the_oled_shows_how_to_log_in(tmp_path, monkeypatch):
     rows, _ = display.compose(info={})
     assert ("KEY %s" % token, False) in rows
     assert main(["display", "--sim", "--snapshot", str(tmp_path / "oled.png")]) == 0
+
+
+def test_web_command_bad_inputs_are_one_line(tmp_path, monkeypatch, capsys):
+    from jetracer.cli import main
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    monkeypatch.chdir(tmp_path)
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("x")
+    assert main(["web", "--sim", "--data", str(not_a_folder / "xy")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: dataset folder") and "\n" not in err
+    assert main(["web", "--sim", "--runs", str(not_a_folder / "runs")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: telemetry folder") and "\n" not in err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["web", "--sim", "--port", "0"])
+    assert exit_info.value.code == 2

@@ -99,6 +99,41 @@ class WebServerTest(AsyncHTTPTestCase):
         assert abs(self.parts.car.pulse_widths_us()["throttle"] - NEUTRAL) <= 3
         assert self.session.controller_id is None
 
+    @gen_test(timeout=20)
+    def test_a_hung_server_stops_the_car(self):
+        """The dead-man runs in the control thread: a server loop that stops answering is a silent page."""
+        import threading
+
+        response = yield self.http_client.fetch(self.get_url("/login"), method="POST", body="token=" + TOKEN,
+                                                follow_redirects=False, raise_error=False)
+        cookie = response.headers["Set-Cookie"].split(";")[0]
+        ws = yield websocket_connect(HTTPRequest("ws://127.0.0.1:%d/ws" % self.get_http_port(),
+                                                 headers={"Cookie": cookie}))
+        ws.write_message(json.dumps({"t": "claim"}))
+        car = self.parts.car
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and car.pulse_widths_us()["throttle"] < NEUTRAL + 20:
+            ws.write_message(json.dumps({"t": "drive", "steering": 0.0, "throttle": 0.0}))
+            ws.write_message(json.dumps({"t": "drive", "steering": 0.0, "throttle": 1.0}))
+            yield tornado.gen.sleep(0.05)
+        assert car.pulse_widths_us()["throttle"] > NEUTRAL + 20
+        stopped_at = []
+
+        def watch():
+            t0 = time.monotonic()
+            while time.monotonic() - t0 < 1.5 and not stopped_at:
+                if abs(car.pulse_widths_us()["throttle"] - NEUTRAL) <= 3:
+                    stopped_at.append(time.monotonic() - t0)
+                time.sleep(0.01)
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        time.sleep(1.5)  # this test runs on the server's loop: the server hangs for 1.5 s
+        watcher.join()
+        assert stopped_at and stopped_at[0] < 0.5 + 0.3, stopped_at
+        assert self.session.controller_id is None
+        ws.close()
+
     @gen_test(timeout=10)
     def test_a_socket_without_a_login_is_closed(self):
         url = "ws://127.0.0.1:%d/ws" % self.get_http_port()

@@ -39,8 +39,14 @@ class DatasetFolder:
     """An XY dataset folder the web app may write to (created when missing)."""
 
     def __init__(self, root):
+        from ..errors import DataError
+
         self.root = Path(root).expanduser().resolve()
-        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DataError("dataset folder %s: %s (pass another with --data, or set [web] dataset_dir)" % (
+                self.root, exc.strerror or exc)) from None
 
     # -- paths ---------------------------------------------------------------------------------------
     def _inside(self, path):

@@ -383,5 +383,14 @@ class _NoSysInfo:
 
 
 def default_telemetry_path(runs_dir):
-    """A new JSONL file per web session in ``runs_dir``."""
+    """A new JSONL file per web session in ``runs_dir`` (created; a one-line error when it cannot be)."""
+    import os
+
+    from ..errors import JetracerError
+
+    try:
+        os.makedirs(str(runs_dir), exist_ok=True)
+    except OSError as exc:
+        raise JetracerError("telemetry folder %s: %s (pass another with --runs, or set [web] runs_dir)" % (
+            runs_dir, exc.strerror or exc)) from None
     return str(Path(runs_dir) / time.strftime("web-%Y%m%d-%H%M%S.jsonl"))
