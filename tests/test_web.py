@@ -125,6 +125,9 @@ def test_estop_latches_until_the_controlling_page_releases_it(web):
         web.set_mode(1, "auto")
     with pytest.raises(CommandError):
         web.release_estop(2)
+    with pytest.raises(CommandError, match="release the throttle"):
+        web.release_estop(1)  # the throttle is still held
+    web.drive(1, 0.0, 0.0)
     web.release_estop(1)
     web.drive(1, 0.0, 0.0)
     web.drive(1, 0.0, 1.0)

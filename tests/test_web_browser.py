@@ -233,6 +233,7 @@ def test_touch_joystick_and_browser_gamepad_drive(logged_in, server):
         assert server.wait_throttle(neutral, timeout=1.0) is not None
         page.wait_for_function("JR.status && JR.status.estopped")
         page.evaluate("window.pad = {}")
+        page.wait_for_timeout(150)  # the page has sent the released trigger: the e-stop may be cleared
         page.click("#release")
         page.wait_for_function("JR.status && !JR.status.estopped")
     finally:

@@ -241,9 +241,12 @@ class WebSession:
             self._require_control(client_id)
             if not self.teleop.estopped:
                 return
+            held = self._last_input.throttle if self._last_input is not None else 0.0
+            if held != 0.0:  # as with the pad: the throttle must be released to clear the e-stop
+                raise CommandError("release the throttle to clear the e-stop")
             self.teleop.update(PadInput(0.0, 0.0, frozenset(["estop_release"])))
             self.teleop.update(PadInput(0.0, 0.0, frozenset()))
-            self._armed = True
+            self._armed = False  # and nothing moves until the page shows a released throttle again
 
     def set_mode(self, client_id, mode):
         if mode not in WEB_MODES:
