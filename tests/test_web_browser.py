@@ -269,7 +269,7 @@ def test_a_new_page_never_drives_off_on_a_held_key(logged_in, server):
     assert server.wait_throttle(neutral, timeout=1.0) is not None
 
 
-def test_label_click_writes_the_sample_and_delete_moves_it_to_the_trash(logged_in, server):
+def test_label_click_writes_the_sample_relabel_renames_it_delete_moves_it_to_the_trash(logged_in, server):
     page = logged_in.new_page()
     try:
         page.goto(server.url + "/label")
@@ -292,10 +292,18 @@ def test_label_click_writes_the_sample_and_delete_moves_it_to_the_trash(logged_i
         cell = page.locator(".cell[data-path='apex/%s']" % files[0].name)
         cell.wait_for()
         _shot(page, "web_data.png")
-        cell.locator("button").click()
+        img = cell.locator("img").bounding_box()
+        page.mouse.click(img["x"] + img["width"] * 0.5, img["y"] + img["height"] * 0.9)  # re-label
+        page.wait_for_selector("#msg:has-text('re-labelled')")
+        uuid_part = files[0].name.split("_", 2)[2]
+        moved = [p for p in (server.data / "apex").glob("*_" + uuid_part)]
+        assert len(moved) == 1 and not files[0].exists()
+        x, y = (int(v) for v in re.match(r"^(\d+)_(\d+)_", moved[0].name).groups())
+        assert abs(x - 0.5 * 223) <= 2 and abs(y - 0.9 * 223) <= 2
+        page.locator(".cell[data-path='apex/%s'] button" % moved[0].name).click()
         page.wait_for_selector("#msg:has-text('trash')")
-        assert not files[0].exists()
-        assert (server.data / ".trash" / "apex" / files[0].name).is_file()
+        assert not moved[0].exists()
+        assert (server.data / ".trash" / "apex" / moved[0].name).is_file()
     finally:
         page.close()
 
