@@ -223,8 +223,10 @@ def test_dataset_scan_warns_about_stray_names(tmp_path):
     data = DatasetFolder(tmp_path / "xy")
     data.save(_image(), "apex", 1, 2)
     (tmp_path / "xy" / "apex" / "holiday.jpg").write_bytes(b"x")
+    (tmp_path / "xy" / "road following").mkdir()
     listing = data.scan()
     assert listing["counts"] == {"apex": 1} and any("holiday.jpg" in w for w in listing["warnings"])
+    assert any("road following" in w for w in listing["warnings"])
 
 
 # -- telemetry logs ----------------------------------------------------------------------------------

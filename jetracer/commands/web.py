@@ -45,6 +45,19 @@ def _announce(token, path):
     print("web login token (shown once; also on the OLED, kept in %s): %s" % (path, token))
 
 
+def _addresses(host):
+    """What to type in the phone's browser: the car's addresses when listening on all of them."""
+    if host not in ("0.0.0.0", "", "::"):
+        return [host]
+    from ..sysinfo import SystemInfo
+
+    try:
+        ips = [ip for _, ip in SystemInfo().ip_addresses()]
+    except Exception:  # noqa: BLE001 - only a hint
+        ips = []
+    return ips or ["127.0.0.1"]
+
+
 def run(args):
     _tornado()
     from ..safety import StopSignal, install_signal_handlers
@@ -78,9 +91,9 @@ def run(args):
         app = WebApp(session, frames, LoginGate(token, max_failures=web["login_attempts"]), dataset,
                      default_run_folders(profile, runs_dir), category=web["category"])
         session.start()
-        shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
-        print("jetracer web on http://%s:%d/ (%s; pilot %s; data %s); login token: %s; Ctrl-C to stop" % (
-            shown, port, "simulator" if sim else profile.name, parts.pilot_name, dataset.root, where), flush=True)
+        print("jetracer web on %s (%s; pilot %s; data %s); login token: %s; Ctrl-C to stop" % (
+            " ".join("http://%s:%d/" % (ip, port) for ip in _addresses(host)), "simulator" if sim else profile.name,
+            parts.pilot_name, dataset.root, where), flush=True)
         try:
             serve(app, host, port)
         except (StopSignal, KeyboardInterrupt) as exc:  # the signal handler already wrote neutral

@@ -96,6 +96,11 @@ class DatasetFolder:
                 sorted(p.name for p in base.iterdir() if p.is_dir() and _CATEGORY.match(p.name))
                 if base.is_dir() and not base.is_symlink() else []))
         samples, counts, warnings = [], {}, []
+        if not category and not trash and self.root.is_dir():
+            for p in sorted(self.root.iterdir()):
+                if p.is_dir() and not p.name.startswith(".") and (p.is_symlink() or not _CATEGORY.match(p.name)):
+                    warnings.append("folder %s: %s, not shown" % (p.name, "a symbolic link" if p.is_symlink() else
+                                                                   "not a plain category name (letters, digits, _ -)"))
         for name in names:
             folder = base / name
             counts[name] = 0
