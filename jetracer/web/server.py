@@ -228,10 +228,10 @@ class ApiHandler(_Base):
 
     # -- changes -------------------------------------------------------------------------------------
     def _xy(self, data, width, height):
-        from .session import _number
+        from .session import check_number
 
-        x = _number(data.get("x"), "x", 0, width - 1)
-        y = _number(data.get("y"), "y", 0, height - 1)
+        x = check_number(data.get("x"), "x", 0, width - 1)
+        y = check_number(data.get("y"), "y", 0, height - 1)
         return int(round(x)), int(round(y))
 
     def do_label(self, data):

@@ -30,7 +30,7 @@ from ..teleop.controller import TeleopController
 from ..teleop.events import PadStatus
 from ..teleop.mapping import PadInput
 
-__all__ = ["assemble", "Parts", "WebSession", "WEB_MODES", "CommandError"]
+__all__ = ["assemble", "Parts", "WebSession", "WEB_MODES", "CommandError", "check_number"]
 
 log = logging.getLogger(__name__)
 
@@ -49,19 +49,21 @@ class Parts:
     def __init__(self):
         self.world = self.car = self.camera = self.battery = self.pilot = None
         self.pilot_name = "none"
+        self.can_steer = False
 
     def close(self):
-        for name in ("pilot_telemetry", "camera", "world", "battery", "car"):
-            if name == "pilot_telemetry":
-                part = getattr(self.pilot, "telemetry", None)
-            else:
-                part = getattr(self, name)
+        if self.car is not None:
+            try:
+                self.car.throttle = 0.0
+            except Exception as exc:  # noqa: BLE001 - car.close() below writes neutral again
+                log.error("neutral on close: %s", exc)
+        telemetry = getattr(self.pilot, "telemetry", None)
+        for name, part in (("telemetry", telemetry), ("camera", self.camera), ("world", self.world),
+                           ("battery", self.battery), ("car", self.car)):
             closer = getattr(part, "close", None) or getattr(part, "stop", None)
             if closer is None:
                 continue
             try:
-                if name == "car":
-                    part.throttle = 0.0
                 closer()
             except Exception as exc:  # noqa: BLE001 - keep closing the rest
                 log.error("closing the %s: %s", name, exc)
@@ -131,7 +133,7 @@ def assemble(profile, sim, track=None, pilot="auto", telemetry_path=""):
     return parts
 
 
-def _number(value, name, low, high):
+def check_number(value, name, low, high):
     """``value`` as a float in [low, high], or CommandError (NaN, strings, booleans refused)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise CommandError("%s must be a number, got %r" % (name, value))
@@ -156,7 +158,7 @@ class WebSession:
                                        max_throttle=min(throttle_cap, self.max_throttle), throttle_step=0.01,
                                        clock=clock, keepalive=True)
         self.teleop.mapping.labels["estop_release"] = "the Release button, throttle released"
-        self.can_steer = getattr(parts, "can_steer", False)
+        self.can_steer = parts.can_steer
         self.controller_id = None
         self.beat_hooks = []  #: called every loop pass; a watchdog subscribes here
         self.release_listeners = []  #: called (client_id, reason) when control is taken from a page
@@ -217,8 +219,8 @@ class WebSession:
     def drive(self, client_id, steering, throttle):
         """Stick/keys/gamepad from the controlling page: steering and throttle in [-1, 1]
         (full stick); the throttle is scaled by the cap."""
-        steering = _number(steering, "steering", -1.0, 1.0)
-        throttle = _number(throttle, "throttle", -1.0, 1.0)
+        steering = check_number(steering, "steering", -1.0, 1.0)
+        throttle = check_number(throttle, "throttle", -1.0, 1.0)
         with self._lock:
             self._require_control(client_id)
             self.heard(client_id)
@@ -261,7 +263,7 @@ class WebSession:
             self.teleop.message = "mode: %s" % mode
 
     def set_cap(self, client_id, value):
-        value = _number(value, "throttle cap", 0.0, self.max_throttle)
+        value = check_number(value, "throttle cap", 0.0, self.max_throttle)
         with self._lock:
             self._require_control(client_id)
             self.teleop.throttle_scale = value
