@@ -403,7 +403,7 @@ def serve(app, host, port):
     loop = tornado.ioloop.IOLoop.current()
     app.loop = loop
     app.session.release_listeners.append(app.on_release)
-    server = make_app(app).listen(port, address=host)
+    server = make_app(app).listen(port, address=host, max_body_size=1 << 20)  # labels and logins are small
     status = tornado.ioloop.PeriodicCallback(app.broadcast_status, STATUS_PERIOD_MS)
     status.start()
     try:
