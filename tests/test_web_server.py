@@ -7,10 +7,11 @@ import time
 
 import pytest
 
-tornado = pytest.importorskip("tornado")
+testing = pytest.importorskip("tornado.testing")  # the module, so pytest does not collect its base class
 
+from tornado import gen  # noqa: E402
 from tornado.httpclient import HTTPRequest  # noqa: E402
-from tornado.testing import AsyncHTTPTestCase, gen_test  # noqa: E402
+from tornado.testing import gen_test  # noqa: E402
 from tornado.websocket import websocket_connect  # noqa: E402
 
 from jetracer.profile import load_profile  # noqa: E402
@@ -22,7 +23,10 @@ TOKEN = "test-token-1234"
 NEUTRAL = 1500.0
 
 
-class WebServerTest(AsyncHTTPTestCase):
+class WebServerTest(testing.AsyncHTTPTestCase):
+    def runTest(self):  # tornado < 6.2 looks this up when pytest >= 8 builds the case for collection
+        pass
+
     def get_app(self):
         import tempfile
 
@@ -89,13 +93,13 @@ class WebServerTest(AsyncHTTPTestCase):
         while time.monotonic() < deadline and self.parts.car.pulse_widths_us()["throttle"] < NEUTRAL + 20:
             ws.write_message(json.dumps({"t": "drive", "steering": 0.0, "throttle": 0.0}))
             ws.write_message(json.dumps({"t": "drive", "steering": 0.0, "throttle": 1.0}))
-            yield tornado.gen.sleep(0.05)
+            yield gen.sleep(0.05)
         assert self.parts.car.pulse_widths_us()["throttle"] > NEUTRAL + 20
         ws.write_message(json.dumps({"t": "drive", "steering": "left", "throttle": float("nan")}))
         ws.close()
         deadline = time.monotonic() + 2
         while time.monotonic() < deadline and abs(self.parts.car.pulse_widths_us()["throttle"] - NEUTRAL) > 3:
-            yield tornado.gen.sleep(0.02)
+            yield gen.sleep(0.02)
         assert abs(self.parts.car.pulse_widths_us()["throttle"] - NEUTRAL) <= 3
         assert self.session.controller_id is None
 
@@ -115,7 +119,7 @@ class WebServerTest(AsyncHTTPTestCase):
         while time.monotonic() < deadline and car.pulse_widths_us()["throttle"] < NEUTRAL + 20:
             ws.write_message(json.dumps({"t": "drive", "steering": 0.0, "throttle": 0.0}))
             ws.write_message(json.dumps({"t": "drive", "steering": 0.0, "throttle": 1.0}))
-            yield tornado.gen.sleep(0.05)
+            yield gen.sleep(0.05)
         assert car.pulse_widths_us()["throttle"] > NEUTRAL + 20
         stopped_at = []
 
