@@ -10,7 +10,8 @@
   $("claim").onclick = function () {
     if (JR.control) JR.send({t: "unclaim"}); else JR.send({t: "claim"});
   };
-  $("release").onclick = function () { JR.send({t: "release"}); };
+  // the current stick goes first: the car clears the e-stop only with the throttle seen released
+  $("release").onclick = function () { sendDrive(); JR.send({t: "release"}); };
   document.querySelectorAll("#modes button").forEach(function (b) {
     b.onclick = function () { JR.send({t: "mode", mode: b.dataset.mode}); };
   });
@@ -61,12 +62,13 @@
     return {steering: (keys.right ? 1 : 0) - (keys.left ? 1 : 0), throttle: (keys.up ? 1 : 0) - (keys.down ? 1 : 0)};
   }
 
-  setInterval(function () {
+  function sendDrive() {
     if (!JR.control || document.hidden) return;
     var c = command();
     if (JR.frameTooOld()) c.throttle = 0;  // blind: no throttle from this page
     JR.send({t: "drive", steering: Math.max(-1, Math.min(1, c.steering)), throttle: Math.max(-1, Math.min(1, c.throttle))});
-  }, 50);
+  }
+  setInterval(sendDrive, 50);
 
   document.addEventListener("visibilitychange", function () {
     if (document.hidden && JR.control) { JR.send({t: "hidden"}); JR.control = false; }
