@@ -152,7 +152,9 @@ def _drive_page(browser, server):
     page.goto(server.url + "/drive")
     page.wait_for_function("JR.seq > 0")  # the camera is on the page
     page.click("#claim")
-    page.wait_for_function("JR.status && JR.status.you_control && JR.status.armed")  # saw a released throttle
+    page.wait_for_function("JR.status && JR.status.you_control")
+    page.evaluate("JR.status.estopped && JR.send({t: 'release'})")  # a failed test before us may have left it
+    page.wait_for_function("JR.status && JR.status.armed && !JR.status.estopped")  # saw a released throttle
     return page
 
 
