@@ -20,7 +20,7 @@ setup(
     license="MIT",
     python_requires=">=3.8",
     packages=find_packages(include=["jetracer", "jetracer.*"]),
-    package_data={"jetracer": ["sim/tracks/*.json", "teleop/pads/*.toml", "py.typed"]},
+    package_data={"jetracer": ["sim/tracks/*.json", "teleop/pads/*.toml", "web/static/*", "py.typed"]},
     data_files=[("share/jetracer/profiles", sorted(str(p) for p in Path("hardware/profiles").glob("*.toml")))],
     install_requires=[
         "numpy>=1.19",
@@ -41,9 +41,11 @@ setup(
         "sim": ["opencv-python-headless>=4.5"],
         "onnx": ["onnx>=1.12", "onnxruntime>=1.12", "onnxscript>=0.1; python_version >= '3.10'"],
         "gamepad": ["evdev>=1.4; sys_platform == 'linux'"],
+        "web": ["tornado>=5.1"],  # 6.1 is the last for Python 3.6; JupyterLab brings it to the car anyway
         "notebooks": ["jupyterlab>=3", "ipywidgets>=8", "ipyevents>=2", "ipykernel>=6"],
         "dev": ["pytest>=7", "pytest-benchmark>=4", "pytest-timeout>=2", "ruff>=0.5", "vermin>=1.6",
-                "nbclient>=0.7", "nbformat>=5", "ipykernel>=6", "ipywidgets>=8", "ipyevents>=2"],
+                "nbclient>=0.7", "nbformat>=5", "ipykernel>=6", "ipywidgets>=8", "ipyevents>=2",
+                "tornado>=5.1", "playwright>=1.20; python_version >= '3.9'"],
     },
     entry_points={"console_scripts": ["jetracer=jetracer.cli:main"]},
     classifiers=["Programming Language :: Python :: 3", "Operating System :: POSIX :: Linux",

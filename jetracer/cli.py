@@ -25,6 +25,7 @@ COMMANDS = {
     "battery": ("battery", "read the battery monitor"),
     "stop": ("stop", "write neutral throttle and centred steering now"),
     "calibrate": ("calibrate", "find steering centre/limits and throttle neutral, save to the profile"),
+    "web": ("web", "the car's web app: drive, label and curate from a browser"),
     "install-services": ("install_services", "install the systemd units (drive, display, jupyter)"),
 }
 

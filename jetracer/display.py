@@ -74,6 +74,7 @@ class StatusDisplay:
         self.outage_log_level = outage_log_level
         self.last_image = None  #: the newest frame drawn (a Pillow "1" image), shown or not
         self.last_error = ""  #: why the OLED is not showing anything, empty while it is
+        self.web_login = None  #: (port, token) of the web app, shown on a page of its own when set
         self.frames_shown = 0
         if sysinfo is None:
             from .sysinfo import SystemInfo
@@ -151,7 +152,11 @@ class StatusDisplay:
         temp = info.get("temperature")
         system = ["CPU %-4s GPU %s" % (_pct(info.get("cpu")), _pct(info.get("gpu"))),
                   "MEM %-4s TEMP %s" % (mem, "--" if temp is None else "%dC" % round(temp))]
-        return [network, system]
+        pages = [network, system]
+        if self.web_login:  # how to log in to `jetracer web`: port and token
+            port, token = self.web_login
+            pages.append(["WEB :%d" % port, "KEY %s" % token])
+        return pages
 
     def battery_line(self):
         """("BAT 78% 11.6V", fill fraction) or None without a battery monitor."""

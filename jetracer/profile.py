@@ -124,6 +124,19 @@ SCHEMA = {
         "expo": (float, -1.0, "0 linear .. 1 cubic stick response; negative keeps the pad mapping's"),
         "throttle_step": (float, 0.05, "throttle scale change per scale-button press"),
     },
+    "web": {
+        "host": (str, "0.0.0.0", "address `jetracer web` listens on (0.0.0.0: every network of the car)"),
+        "port": (int, 8887, "port of `jetracer web`"),
+        "token": (str, "", "login token; empty: the install's random one (~/.config/jetracer/web-token)"),
+        "deadman_s": (float, 0.5, "the controlling page silent this long -> control released, throttle neutral"),
+        "max_throttle": (float, 0.5, "the highest throttle cap the page's slider may set"),
+        "throttle_cap": (float, 0.25, "the throttle cap a session starts with"),
+        "dataset_dir": (str, "data/xy", "XY dataset the Label and Data pages work on"),
+        "category": (str, "apex", "category the Label page starts with"),
+        "runs_dir": (str, "runs", "telemetry logs of web drives; the Runs page also reads [pilot] log_path's folder"),
+        "jpeg_quality": (int, 80, "camera stream JPEG quality (1-95)"),
+        "login_attempts": (int, 5, "wrong tokens per address per minute before it is locked out"),
+    },
     "sim": {
         "track": (str, "oval", "built-in track name or JSON path"),
         "wheelbase_m": (float, 0.26, ""),
@@ -237,6 +250,14 @@ class Profile:
         need(0.0 <= battery["critical_percent"] < battery["low_percent"] <= 100.0, "battery", "critical_percent",
              "must be below low_percent, both in [0, 100]")
         need(self.sections["display"]["height"] in (32, 64), "display", "height", "an SSD1306 is 32 or 64 rows")
+        web = self.sections["web"]
+        need(0 < web["deadman_s"] <= 5.0, "web", "deadman_s", "must be in (0, 5] s")
+        need(0.0 <= web["max_throttle"] <= 1.0, "web", "max_throttle", "must be in [0, 1]")
+        need(0.0 <= web["throttle_cap"] <= web["max_throttle"], "web", "throttle_cap", "must be in [0, max_throttle]")
+        need(1 <= web["port"] <= 65535, "web", "port", "must be a TCP port 1-65535")
+        need(1 <= web["jpeg_quality"] <= 95, "web", "jpeg_quality", "must be 1-95")
+        need(web["login_attempts"] >= 1, "web", "login_attempts", "must be >= 1")
+        need(not web["token"] or len(web["token"]) >= 8, "web", "token", "must be at least 8 characters (or empty)")
 
     def __getattr__(self, section):
         try:

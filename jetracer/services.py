@@ -1,4 +1,4 @@
-"""systemd units for the car: the driving loop, the OLED display and JupyterLab.
+"""systemd units for the car: the driving loop, the web app, the OLED display and JupyterLab.
 
 Rendered from templates with this machine's paths, so the units run the jetracer that was
 installed (venv or system). The drive unit writes neutral after every stop, crash or SIGKILL
@@ -13,7 +13,10 @@ from pathlib import Path
 
 __all__ = ["render_units", "UNIT_NAMES"]
 
-UNIT_NAMES = ("jetracer-drive.service", "jetracer-display.service", "jetracer-jupyter.service")
+UNIT_NAMES = ("jetracer-drive.service", "jetracer-web.service", "jetracer-display.service",
+              "jetracer-jupyter.service")
+#: installed but not enabled: the web app and the driving loop both own the car, so one runs at a time
+ON_DEMAND_UNITS = ("jetracer-web.service",)
 
 _COMMON_SERVICE = """\
 User={user}
@@ -37,6 +40,31 @@ Type=simple
 {common}Environment=LD_PRELOAD={libgomp}
 ExecStartPre={jetracer} stop --profile {profile}
 ExecStart={jetracer} drive --profile {profile}{mode}
+ExecStopPost={jetracer} stop --profile {profile}
+KillSignal=SIGTERM
+TimeoutStopSec=5
+Restart=on-failure
+RestartSec=3
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+WEB = """\
+[Unit]
+Description=jetracer web app: drive, label and curate from a browser ({profile})
+Documentation=file://{workdir}/README.md
+After=network.target nvargus-daemon.service
+Wants=nvargus-daemon.service
+Conflicts=jetracer-drive.service
+StartLimitIntervalSec=120
+StartLimitBurst=5
+
+[Service]
+Type=simple
+{common}Environment=LD_PRELOAD={libgomp}
+ExecStartPre={jetracer} stop --profile {profile}
+ExecStart={jetracer} web --profile {profile} --port {web_port}
 ExecStopPost={jetracer} stop --profile {profile}
 KillSignal=SIGTERM
 TimeoutStopSec=5
@@ -110,13 +138,14 @@ def existing_groups(names=WANTED_GROUPS):
 
 
 def render_units(user, profile, workdir, token_file="/etc/jetracer/jupyter.env", port=8888, mode=None,
-                 groups=None):
-    """{unit name: text} for the three units. ``mode`` overrides the profile's start mode."""
+                 groups=None, web_port=8887):
+    """{unit name: text} for the units. ``mode`` overrides the profile's start mode."""
     groups = existing_groups() if groups is None else groups
     fields = dict(user=user, profile=profile, workdir=workdir, jetracer=_jetracer_command(), python=sys.executable,
                   libgomp=LIBGOMP, token_file=token_file, port=port, mode=" --mode %s" % mode if mode else "",
-                  groups=" ".join(groups))
+                  groups=" ".join(groups), web_port=web_port)
     fields["common"] = _COMMON_SERVICE.format(**fields)
     return {"jetracer-drive.service": DRIVE.format(**fields),
+            "jetracer-web.service": WEB.format(**fields),
             "jetracer-display.service": DISPLAY.format(**fields),
             "jetracer-jupyter.service": JUPYTER.format(**fields)}

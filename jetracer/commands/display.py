@@ -66,6 +66,7 @@ def run(args):
     once = bool(args.once or args.snapshot)
     display = StatusDisplay.from_profile(profile, i2c=bus, battery=battery,
                                          outage_log_level=logging.DEBUG if once else logging.WARNING)
+    display.web_login = _web_login(profile)
     if sim and not profile.display["enabled"]:
         from ..i2c.ssd1306 import SSD1306Twin
 
@@ -101,6 +102,19 @@ def run(args):
         signal.signal(signal.SIGTERM, previous)
         display.close(message="jetracer display off")
     return 0
+
+
+def _web_login(profile):
+    """(port, token) for the OLED's web page: the profile's token, else the install's if one was made."""
+    from ..web.auth import token_path
+
+    token = profile.web["token"]
+    if not token:
+        try:
+            token = token_path().read_text(encoding="utf-8", errors="replace").strip()
+        except OSError:
+            return None
+    return (profile.web["port"], token) if token else None
 
 
 def _write_snapshot(path, display, sim_bus, scale, shown):

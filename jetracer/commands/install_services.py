@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..errors import JetracerError
 from ..profile import default_profile_name
-from ..services import render_units
+from ..services import ON_DEMAND_UNITS, render_units
 
 
 def add_arguments(parser):
@@ -39,7 +39,7 @@ def run(args):
     token = args.jupyter_token or secrets.token_urlsafe(24)
     commands = [["systemctl", "daemon-reload"]]
     if not args.no_enable:
-        commands.append(["systemctl", "enable", "--now"] + list(units))
+        commands.append(["systemctl", "enable", "--now"] + [u for u in units if u not in ON_DEMAND_UNITS])
     if args.dry_run:
         for name, text in units.items():
             print("# %s/%s\n%s" % (args.unit_dir, name, text))
@@ -57,6 +57,8 @@ def run(args):
         if result.returncode != 0:
             raise JetracerError("`%s` failed (exit %d)" % (" ".join(cmd), result.returncode))
     print("installed %s for user %s, profile %s" % (", ".join(units), user, profile))
+    print("the web app is installed, not enabled (it and the drive loop both own the car): "
+          "sudo systemctl start jetracer-web (stops jetracer-drive)")
     if not args.jupyter_token:
         print("JupyterLab token (keep it; also in %s): %s" % (token_file, token))
     return 0
