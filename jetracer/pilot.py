@@ -5,8 +5,9 @@ arrive as :class:`~jetracer.safety.StopSignal` or KeyboardInterrupt), a frame ol
 limit (checked when the frame arrives and again when its command is about to be written), a frame
 stamped in the future or earlier than the last one, an engine exception or a non-finite output, an
 I2C write that fails twice, a critical battery, a battery monitor blind for ``battery_unreadable_s``,
-an e-stop, a missed watchdog deadline (see "watchdog" below), a keep-alive that says stop. The loop acts only on the newest frame and never twice on the same one;
-frames it had no time for are counted as dropped.
+an e-stop, a missed watchdog deadline (see "watchdog" below), a keep-alive that says stop. The
+loop acts only on the newest frame and never twice on the same one; frames it had no time for are
+counted as dropped.
 
 Modes: ``stopped`` (neutral; the model still runs so a notebook can show its prediction),
 ``manual`` (a person drives: ``manual_steering``/``manual_throttle``), ``steer`` (the model steers,
@@ -385,6 +386,8 @@ class Pilot(traitlets.HasTraits):
             self.stop_reason = StopReason.SIGNAL
             log.warning("stopping: %s", exc or "interrupted")
         finally:
+            if self.watchdog is not None and self.watchdog.tripped:
+                self.stop_reason = StopReason.WATCHDOG  # the cause, whatever ended the loop afterwards
             self._stop_watchdog()
             self._neutral()
             try:
@@ -454,7 +457,7 @@ class Pilot(traitlets.HasTraits):
                              or "a keep-alive asked to stop")
 
     def _watchdog_tripped(self):
-        return self.watchdog is not None and self.watchdog.tripped
+        return self.watchdog is not None and self.watchdog.check()
 
     def _watchdog_reason(self):
         return self.watchdog.reason if self.watchdog is not None else ""

@@ -55,6 +55,20 @@ class FrameWatchdog:
         self.disarm()
         self.tripped, self.reason, self.tripped_at = False, "", None
 
+    def overdue(self):
+        """True once the armed deadline has passed, even if this thread has not run since (the
+        process was stopped, the GIL held): the loop asks before it writes, so a command that
+        comes back late is never written."""
+        deadline = self._deadline
+        return deadline is not None and self.clock() > deadline
+
+    def check(self):
+        """From the loop: trip now if the deadline passed (writes neutral); returns ``tripped``."""
+        deadline = self._deadline
+        if not self.tripped and deadline is not None and self.clock() > deadline:
+            self._trip("%s deadline missed by %.3f s" % (self._what, self.clock() - deadline))
+        return self.tripped
+
     def _run(self):
         while not self._stop.is_set():
             deadline = self._deadline
