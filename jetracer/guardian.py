@@ -30,7 +30,7 @@ import subprocess
 import sys
 import time
 
-__all__ = ["Guardian", "RegisterWriter", "neutral_plan", "write_neutral", "open_registers"]
+__all__ = ["Guardian", "BeatThread", "RegisterWriter", "neutral_plan", "write_neutral", "open_registers"]
 
 MODE1, PRE_SCALE, LED0 = 0x00, 0xFE, 0x06
 _AI = 0x20
@@ -262,6 +262,51 @@ class Guardian:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class BeatThread:
+    """A guardian beaten from a thread, for sessions whose loop belongs to the user (notebooks, the
+    web app): it catches a frozen, stopped or dead interpreter and a C call holding the GIL, not a
+    slow cell (the pilot's own deadline thread watches its loop). After a trip ``on_trip(reason)``
+    runs and a fresh guardian takes over, so the session stays guarded."""
+
+    def __init__(self, plan, limit_s=0.5, on_trip=None, outputs_off=False, name="session"):
+        import threading
+
+        self.plan, self.limit_s, self.on_trip = plan, float(limit_s), on_trip
+        self.outputs_off, self.name = outputs_off, name
+        self.guardian = Guardian.start(plan, limit_s=limit_s, outputs_off=outputs_off, name=name)
+        self.trips = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="guardian-beat", daemon=True)
+
+    def start(self):
+        if self.guardian is not None:
+            self._thread.start()
+        return self
+
+    def _run(self):
+        while not self._stop.wait(self.limit_s / 4.0):
+            if self.guardian.beat():
+                continue
+            self.trips += 1
+            reason = self.guardian.reason
+            self.guardian.close()
+            if self.on_trip is not None:
+                try:
+                    self.on_trip("watchdog: %s" % reason)
+                except Exception as exc:  # noqa: BLE001 - the beat must go on
+                    sys.stderr.write("guardian on_trip failed: %s\n" % exc)
+            if not self._stop.is_set():
+                self.guardian = Guardian.start(self.plan, limit_s=self.limit_s, outputs_off=self.outputs_off,
+                                               name=self.name)
+
+    def close(self):
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(2.0)
+        if self.guardian is not None:
+            self.guardian.close()
 
 
 # -- the guardian's side -------------------------------------------------------------------------------
