@@ -207,7 +207,8 @@ class Guardian:
         env["PYTHONPATH"] = os.pathsep.join([package_root] + [p for p in [env.get("PYTHONPATH")] if p])
         try:
             process = subprocess.Popen([sys.executable, "-m", "jetracer.guardian", json.dumps(config)],
-                                       pass_fds=(beat_r, status_w), env=env, stdin=subprocess.DEVNULL)
+                                       pass_fds=(beat_r, status_w), env=env, stdin=subprocess.DEVNULL,
+                                       stdout=subprocess.DEVNULL)  # stderr stays: the journal hears it
         finally:
             os.close(beat_r)
             os.close(status_w)

@@ -301,6 +301,9 @@ class Profile:
         need(pilot["watchdog_s"] > pilot["stale_frame_s"], "pilot", "watchdog_s",
              "must be longer than stale_frame_s (%g s): the loop may wait that long for a frame" % (
                  pilot["stale_frame_s"]))
+        need(pilot["loop_hz"] == 0 or 1.0 / pilot["loop_hz"] < pilot["watchdog_s"], "pilot", "loop_hz",
+             "must be 0 (the camera's rate) or above %.2f Hz: a slower loop misses its own watchdog_s (%g s)" % (
+                 1.0 / pilot["watchdog_s"], pilot["watchdog_s"]))
 
     def __getattr__(self, section):
         try:

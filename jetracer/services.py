@@ -4,9 +4,10 @@ Rendered from templates with this machine's paths, so the units run the jetracer
 installed (venv or system). The drive unit writes neutral after every stop, crash or SIGKILL
 (``ExecStopPost=jetracer stop``), restarts only after faults, is ``Type=notify`` with a
 ``WatchdogSec=`` fed by the driving loop itself (a frozen loop is killed, then ExecStopPost writes
-neutral; the guardian process has usually written it already), and carries the Jetson Nano's
-libgomp ``LD_PRELOAD`` work-around (torch on JetPack 4 fails with "cannot allocate memory in
-static TLS block" without it).
+neutral; the guardian process has usually written it already; it counts from ``READY=1``, and
+the start may take minutes while a TensorRT engine is built, hence ``TimeoutStartSec=900``), and
+carries the Jetson Nano's libgomp ``LD_PRELOAD`` work-around (torch on JetPack 4 fails with
+"cannot allocate memory in static TLS block" without it).
 """
 
 import shlex
@@ -38,7 +39,6 @@ StartLimitBurst=5
 Type=notify
 NotifyAccess=main
 WatchdogSec={watchdog_sec}
-# building a TensorRT engine on the first start can take minutes; the watchdog counts from READY=1
 TimeoutStartSec=900
 {common}Environment=LD_PRELOAD={libgomp}
 ExecStartPre={jetracer} stop --profile {profile}

@@ -44,6 +44,7 @@ def refused(section, values):
     ("pilot", {"watchdog_s": 60.0}, ["watchdog_s", "allowed 0.05 to 2"]),
     ("pilot", {"watchdog_s": 0.2}, ["watchdog_s", "longer than stale_frame_s"]),
     ("pilot", {"steering_gain": 50.0}, ["steering_gain", "allowed -5 to 5"]),
+    ("pilot", {"loop_hz": 1.0}, ["loop_hz", "above 2.00 Hz"]),
     ("battery", {"unreadable_stop_s": 0.0}, ["unreadable_stop_s", "allowed 1 to 600"]),
     ("teleop", {"deadman_s": 100.0}, ["deadman_s", "allowed 0.05 to 5"]),
     ("camera", {"stale_limit_s": 1e9}, ["stale_limit_s"]),
