@@ -44,8 +44,9 @@ BEAT, QUIT, TRIPPED = b"B", b"Q", b"T"
 class _MappedRegisters:
     """PCA9685 twins' registers: the live ``regs`` buffers (in-process) or their backing files."""
 
-    def __init__(self, regs_by_address):
+    def __init__(self, regs_by_address, owned=False):
         self._regs = regs_by_address
+        self._owned = owned  # mapped here (close them) or the twins' own buffers (leave them)
 
     @classmethod
     def from_files(cls, files):
@@ -58,7 +59,7 @@ class _MappedRegisters:
                 regs[int(address)] = mmap.mmap(fd, 256)
             finally:
                 os.close(fd)
-        return cls(regs)
+        return cls(regs, owned=True)
 
     def peek(self, address, reg):
         return self._regs[address][reg]
@@ -67,6 +68,8 @@ class _MappedRegisters:
         self._regs[address][reg:reg + len(data)] = bytes(data)  # one slice store: atomic under the GIL
 
     def close(self):
+        if not self._owned:
+            return
         for regs in self._regs.values():
             if hasattr(regs, "close"):
                 try:

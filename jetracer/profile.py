@@ -150,6 +150,8 @@ SCHEMA = {
         "coast_time_constant_s": (float, 1.5, "speed decay at neutral throttle (rolling drag)"),
         "brake_decel_mps2": (float, 6.0, "deceleration at full reverse pulse while rolling forward"),
         "battery_mah": (float, 2200.0, "simulated pack capacity"),
+        "lockstep_watchdog_s": (float, 10.0, "watchdog limit (real time) in lockstep, where the simulated car "
+                                            "waits for the loop: only a hang counts, not a slow frame"),
     },
 }
 
@@ -168,7 +170,8 @@ SAFETY_BOUNDS = {
     "pilot": (("steering_gain", -5.0, 5.0), ("steering_bias", -1.0, 1.0), ("steering_kd", 0.0, 2.0),
               ("throttle_min", 0.0, 1.0), ("stale_frame_s", 0.01, 1.0), ("watchdog_s", 0.05, 2.0)),
     "other": (("camera", "stale_limit_s", 0.01, 2.0), ("teleop", "deadman_s", 0.05, 5.0),
-              ("teleop", "max_throttle", 0.0, 1.0), ("battery", "unreadable_stop_s", 1.0, 600.0)),
+              ("teleop", "max_throttle", 0.0, 1.0), ("battery", "unreadable_stop_s", 1.0, 600.0),
+              ("sim", "lockstep_watchdog_s", 0.05, 60.0)),
 }
 
 _TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}

@@ -22,6 +22,7 @@ ROOT = HERE.parent
 NEUTRAL = 1500.0
 TICK = 1e6 / (25e6 / (4096 * 122)) / 4096
 WATCHDOG_S = 0.5  # the default pilot.watchdog_s
+LOCKSTEP_WATCHDOG_S = 1.0  # shorter than the default 10 s, to keep the test short
 #: the watchdog limit plus what a loaded 2-core machine may add to wake a thread or a process
 LIMIT_S = WATCHDOG_S + 0.4
 TIMES = {}  # kind -> measured seconds to neutral (printed at the end, quoted in the README)
@@ -31,10 +32,13 @@ def is_neutral(us):
     return abs(us - NEUTRAL) <= TICK
 
 
-def start(kind, tmp_path, after=15, extra=()):
-    """The sim car with the car's watchdog limit (the sim profile allows a loaded laptop more)."""
+def start(kind, tmp_path, after=15, extra=("--realtime",)):
+    """The sim car in real time with the car's watchdog limit (the sim profile allows a loaded laptop
+    more); ``extra=()`` drives in lockstep, where the limit is ``sim.lockstep_watchdog_s``."""
     text = (ROOT / "hardware" / "profiles" / "sim.toml").read_text()
-    (tmp_path / "sim.toml").write_text(re.sub(r"(?m)^watchdog_s = .*$", "watchdog_s = %g" % WATCHDOG_S, text))
+    text = re.sub(r"(?m)^watchdog_s = .*$", "watchdog_s = %g" % WATCHDOG_S, text)
+    text = text.replace("[sim]\n", "[sim]\nlockstep_watchdog_s = %g\n" % LOCKSTEP_WATCHDOG_S)
+    (tmp_path / "sim.toml").write_text(text)
     extra = ["--profile", str(tmp_path / "sim.toml")] + list(extra)
     marker = tmp_path / "fault.json"
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(HERE)]))
@@ -106,6 +110,16 @@ def test_a_hang_in_the_loop_ends_at_neutral_within_the_watchdog_limit_and_stops_
     m = metrics(tmp_path)
     assert m["stop_reason"] == "watchdog"
     assert is_neutral(m["final_pwm_us"]["throttle"]) and is_neutral(chip().pulse_us(1))
+
+
+def test_a_sleeping_engine_in_lockstep_ends_at_neutral_within_the_lockstep_limit(tmp_path):
+    """In lockstep virtual time stands still while the engine sleeps: only real time can tell."""
+    proc, marker = start("sleep", tmp_path, extra=())
+    fault = wait_fault(proc, marker)
+    TIMES["sleep (lockstep)"] = elapsed = time_to_neutral(fault, limit=LOCKSTEP_WATCHDOG_S + 1.0)
+    assert LOCKSTEP_WATCHDOG_S - 0.1 <= elapsed <= LOCKSTEP_WATCHDOG_S + 0.4
+    rc, err = finish(proc)
+    assert rc == 3 and metrics(tmp_path)["stop_reason"] == "watchdog"
 
 
 def test_sigstop_then_sigcont_neutral_while_frozen_and_no_drive_after(tmp_path):

@@ -158,8 +158,11 @@ class DriveSession:
         if self.recorder is not None:
             pilot.telemetry.record = _tee(pilot.telemetry.record, self._record_video)
         should_stop = self._stop_condition()
+        lockstep = self.world is not None and not args.realtime
+        if lockstep:  # the simulated car waits for the loop: only a hang is a fault, not a slow frame
+            pilot.watchdog_s = max(pilot.watchdog_s, self.profile.sim["lockstep_watchdog_s"])
         notifier = self._start_watchdogs(pilot)
-        if self.world is not None and not args.realtime:
+        if lockstep:
             def advance():
                 self.world.step(self.world.frame_period)
                 if self.battery is not None:
@@ -192,7 +195,7 @@ class DriveSession:
             if plan is None:
                 log.warning("no guardian: the car's bus cannot be reached from another process")
             else:
-                self.guardian = Guardian.start(plan, limit_s=p["watchdog_s"], outputs_off=p["guardian_outputs_off"])
+                self.guardian = Guardian.start(plan, limit_s=pilot.watchdog_s, outputs_off=p["guardian_outputs_off"])
                 pilot.keepalives.append(self.guardian.beat)
         notifier = SystemdNotifier()
         pilot.keepalives.append(notifier.keepalive)
