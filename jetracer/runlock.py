@@ -15,28 +15,38 @@ from pathlib import Path
 
 from .errors import JetracerError
 
-__all__ = ["runtime_dir", "lock_path", "DriveLock", "running_drive"]
+__all__ = ["runtime_dirs", "lock_path", "lock_paths", "DriveLock", "running_drive", "find_running_drive"]
 
 
-def runtime_dir():
-    """``$XDG_RUNTIME_DIR/jetracer``, else ``/run/jetracer`` when writable (system services), else a
-    per-user folder in the temp directory."""
-    if os.environ.get("XDG_RUNTIME_DIR"):
-        return Path(os.environ["XDG_RUNTIME_DIR"]) / "jetracer"
+def runtime_dirs():
+    """Where drive locks live, in order: ``/run/jetracer`` when writable (the drive unit's
+    ``RuntimeDirectory``), ``$XDG_RUNTIME_DIR/jetracer`` (a login shell), a per-user temp folder. A
+    drive locks in the first; ``jetracer stop`` looks in all (a service has no XDG_RUNTIME_DIR,
+    the shell you run ``jetracer stop`` from has one)."""
+    dirs = []
     run = Path("/run/jetracer")
     if run.is_dir() and os.access(str(run), os.W_OK):
-        return run
-    return Path(tempfile.gettempdir()) / ("jetracer-%d" % os.getuid())
+        dirs.append(run)
+    if os.environ.get("XDG_RUNTIME_DIR"):
+        dirs.append(Path(os.environ["XDG_RUNTIME_DIR"]) / "jetracer")
+    dirs.append(Path(tempfile.gettempdir()) / ("jetracer-%d" % os.getuid()))
+    return dirs
 
 
-def lock_path(profile, sim=False):
-    """The lock file of the car ``profile`` describes (the simulator's lives beside its chips)."""
+def lock_paths(profile, sim=False):
+    """Every place the lock of the car ``profile`` describes may be (the simulator's lives beside
+    its chips); the first is where a drive takes it."""
     car = profile.car
     if sim:
         from .sim.devices import sim_state_dir
 
-        return sim_state_dir() / ("drive-0x%02x.lock" % car["i2c_address"])
-    return runtime_dir() / ("drive-i2c%d-0x%02x.lock" % (car["i2c_bus"], car["i2c_address"]))
+        return [sim_state_dir() / ("drive-0x%02x.lock" % car["i2c_address"])]
+    name = "drive-i2c%d-0x%02x.lock" % (car["i2c_bus"], car["i2c_address"])
+    return [d / name for d in runtime_dirs()]
+
+
+def lock_path(profile, sim=False):
+    return lock_paths(profile, sim)[0]
 
 
 def _read_info(fd):
@@ -88,6 +98,15 @@ class DriveLock:
 
     def __exit__(self, *exc):
         self.release()
+
+
+def find_running_drive(paths):
+    """``(path, {"pid": ...})`` of the first running drive among ``paths``, or ``(None, None)``."""
+    for path in paths:
+        holder = running_drive(path)
+        if holder is not None:
+            return path, holder
+    return None, None
 
 
 def running_drive(path):

@@ -40,6 +40,7 @@ Type=notify
 NotifyAccess=main
 WatchdogSec={watchdog_sec}
 TimeoutStartSec=900
+RuntimeDirectory=jetracer
 {common}Environment=LD_PRELOAD={libgomp}
 ExecStartPre={jetracer} stop --profile {profile}
 ExecStart={jetracer} drive --profile {profile}{mode}

@@ -206,6 +206,26 @@ def test_a_second_drive_on_the_same_car_is_refused(capsys):
     assert "already running" in err and "pid %d" % os.getpid() in err and "jetracer stop" in err
 
 
+def test_jetracer_stop_finds_a_service_drive_from_a_login_shell(tmp_path, monkeypatch):
+    """The unit has no XDG_RUNTIME_DIR, the shell has one: the lock is found either way."""
+    import tempfile
+
+    from jetracer.runlock import find_running_drive, lock_paths
+
+    profile = load_profile("latrax_rally")
+    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    service = DriveLock(lock_paths(profile)[0]).acquire(profile="latrax_rally")
+    try:
+        monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run-user"))
+        path, holder = find_running_drive(lock_paths(profile))
+        assert holder["pid"] == os.getpid() and str(path).startswith(str(tmp_path / "tmp"))
+        assert path.name == "drive-i2c1-0x40.lock"
+    finally:
+        service.release()
+    assert find_running_drive(lock_paths(profile)) == (None, None) and not path.exists()
+
+
 def test_stop_with_no_drive_running_writes_neutral_and_reads_it_back(capsys):
     car, chip = sim_car()
     car.throttle = 0.6

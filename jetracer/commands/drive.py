@@ -70,9 +70,7 @@ def run(args):
         raise JetracerError("--laps needs the simulator's lap counter: add --sim, or use --duration")
     if args.throttle is not None:
         profile.pilot["throttle"] = args.throttle
-    from ..runlock import DriveLock, lock_path
-
-    lock = DriveLock(lock_path(profile, sim=sim)).acquire(profile=profile.name, sim=sim)
+    lock = _lock_the_car(profile, sim)
     try:
         session = DriveSession(profile, args, sim=sim)
         try:
@@ -83,6 +81,19 @@ def run(args):
         lock.release()
     _report(metrics, args)
     return 0 if metrics["stop_reason"] in NORMAL_REASONS else FAULT_EXIT
+
+
+def _lock_the_car(profile, sim):
+    """One drive per car: the lock `jetracer stop` finds this drive by (see jetracer.runlock)."""
+    from ..errors import JetracerError
+    from ..runlock import DriveLock, find_running_drive, lock_paths
+
+    paths = lock_paths(profile, sim=sim)
+    path, holder = find_running_drive(paths[1:])
+    if holder is not None:
+        raise JetracerError("a drive is already running on this car (pid %s, %s): stop it first with "
+                            "`jetracer stop`" % (holder.get("pid", "?"), path))
+    return DriveLock(paths[0]).acquire(profile=profile.name, sim=sim)
 
 
 class DriveSession:

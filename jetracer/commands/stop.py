@@ -32,11 +32,13 @@ def _wait_gone(path, timeout):
     return running_drive(path) is None
 
 
-def stop_running_drive(path, grace_s=GRACE_S):
-    """Stop the drive holding ``path``; returns a sentence saying what happened, or '' if none ran."""
-    from ..runlock import running_drive
+def stop_running_drive(paths, grace_s=GRACE_S):
+    """Stop the drive holding one of the lock ``paths``; returns a sentence saying what happened,
+    or '' if none ran."""
+    from ..errors import JetracerError
+    from ..runlock import find_running_drive
 
-    holder = running_drive(path)
+    path, holder = find_running_drive(paths)
     if holder is None:
         return ""
     pid = holder.get("pid")
@@ -47,6 +49,9 @@ def stop_running_drive(path, grace_s=GRACE_S):
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
         return "the drive (pid %d) had already ended" % pid
+    except PermissionError:
+        raise JetracerError("a drive runs as another user (pid %d): `sudo systemctl stop jetracer-drive` or "
+                            "`sudo jetracer stop`" % pid) from None
     if _wait_gone(path, grace_s):
         return "stopped the running drive (pid %d, SIGTERM) in %.1f s" % (pid, time.monotonic() - t0)
     try:
@@ -60,11 +65,11 @@ def stop_running_drive(path, grace_s=GRACE_S):
 
 def run(args):
     from ..profile import make_car
-    from ..runlock import lock_path
+    from ..runlock import lock_paths
 
     profile = profile_from_args(args)
     sim = bool(args.sim or profile.camera["type"] == "sim")
-    said = stop_running_drive(lock_path(profile, sim=sim))
+    said = stop_running_drive(lock_paths(profile, sim=sim))
     if said:
         print(said)
     bus = None

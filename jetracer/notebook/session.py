@@ -324,7 +324,12 @@ class Session:
                     if should_stop is not None and should_stop():
                         return should_stop()
                     return "duration" if self.world.time >= end - 1e-9 else None
-                return pilot.run(should_stop=until, before_frame=self._step)
+                limit = pilot.watchdog_s  # lockstep: the simulated car waits, only a hang is a fault
+                pilot.watchdog_s = max(limit, self.profile.sim["lockstep_watchdog_s"])
+                try:
+                    return pilot.run(should_stop=until, before_frame=self._step)
+                finally:
+                    pilot.watchdog_s = limit
             end = time.monotonic() + seconds
             self.live()
             return pilot.run(should_stop=lambda: "duration" if time.monotonic() >= end else (
