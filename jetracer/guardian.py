@@ -228,14 +228,18 @@ class Guardian:
         except BlockingIOError:
             pass
         except OSError:
-            return self._trip("the guardian process is gone")
+            return self._trip(self._gone())
         else:  # end of file: the guardian exited
-            return self._trip("the guardian process is gone")
+            return self._trip(self._gone())
         try:
             os.write(self._beat_fd, BEAT)
         except OSError:
-            return self._trip("the guardian process is gone")
+            return self._trip(self._gone())
         return True
+
+    def _gone(self):
+        code = self.process.poll()
+        return "the guardian process is gone (%s)" % ("still closing" if code is None else "exit status %d" % code)
 
     def _trip(self, reason):
         self.tripped, self.reason = True, reason
@@ -323,7 +327,11 @@ def guard(config, clock=time.monotonic):
     """The guardian's loop: armed by the first beat; neutral when beats stop for ``limit_s`` or the
     parent vanishes without saying goodbye. Returns the process exit status."""
     beat_fd, status_fd, limit = config["beat_fd"], config["status_fd"], float(config["limit_s"])
-    writer = RegisterWriter(config["bus"], config["outputs"])
+    try:
+        writer = RegisterWriter(config["bus"], config["outputs"])
+    except (OSError, ValueError, KeyError) as exc:
+        _say(config, "cannot reach the PWM board (%s): not guarding" % exc)
+        return 3
     armed, tripped, last = False, False, clock()
 
     def act(why):
