@@ -60,6 +60,20 @@ def test_a_trimmed_esc_neutral_is_allowed_when_stated():
     assert p.car["esc_neutral_us"] == 1520.0
 
 
+def test_calibrating_the_esc_neutral_saves_a_profile_inside_the_envelope(tmp_path, monkeypatch):
+    import io
+    import sys
+
+    path = tmp_path / "mycar.toml"
+    path.write_text((Path(__file__).resolve().parent.parent / "hardware" / "profiles" / "sim.toml").read_text())
+    # centre accepted, direction right, travel accepted, throttle neutral two nudges down, forward
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\ny\n\n-\n-\n\ny\n"))
+    assert main(["calibrate", "--sim", "--profile", str(path)]) == 0
+    profile = load_profile(str(path))
+    assert profile.car["throttle_offset"] == pytest.approx(-0.02)
+    assert profile.car["esc_neutral_us"] == pytest.approx(1485.0)
+
+
 def test_every_shipped_profile_is_inside_the_envelope():
     shipped = sorted(p for d in profile_dirs() if d.is_dir() for p in d.glob("*.toml"))
     assert len(shipped) >= 4
