@@ -2,9 +2,12 @@
 
 Every way out of the loop ends with neutral throttle: the run's end, a signal (SIGTERM/SIGINT
 arrive as :class:`~jetracer.safety.StopSignal` or KeyboardInterrupt), a frame older than the stale
-limit, an engine exception or a non-finite output, an I2C write that fails twice, a critical
-battery, an e-stop. The loop acts only on the newest frame and never twice on the same one;
-frames it had no time for are counted as dropped.
+limit (checked when the frame arrives and again when its command is about to be written), a frame
+stamped in the future or earlier than the last one, an engine exception or a non-finite output, an
+I2C write that fails twice, a critical battery, a battery monitor blind for ``battery_unreadable_s``,
+an e-stop, a missed watchdog deadline (see "watchdog" below), a keep-alive that says stop. The
+loop acts only on the newest frame and never twice on the same one; frames it had no time for are
+counted as dropped.
 
 Modes: ``stopped`` (neutral; the model still runs so a notebook can show its prediction),
 ``manual`` (a person drives: ``manual_steering``/``manual_throttle``), ``steer`` (the model steers,
@@ -33,6 +36,10 @@ MODES = ("stopped", "manual", "steer", "auto")
 class StopReason:
     LAPS, DURATION, SIGNAL, STALE_FRAME, ENGINE_ERROR = "laps", "duration", "signal", "stale_frame", "engine_error"
     I2C_ERROR, BATTERY, ESTOP, CAMERA_CLOSED, REQUESTED = "i2c_error", "battery", "estop", "camera_closed", "requested"
+    WATCHDOG, BATTERY_UNREADABLE = "watchdog", "battery_unreadable"
+
+#: a frame stamped this far ahead of the pilot's clock comes from another clock: its age means nothing
+FUTURE_TOLERANCE_S = 0.05
 
 
 class _Fault(Exception):
@@ -57,6 +64,8 @@ class Pilot(traitlets.HasTraits):
     steering_kd = traitlets.Float(0.0)
     throttle = traitlets.Float(0.2)
     stale_frame_s = traitlets.Float(0.25)
+    watchdog_s = traitlets.Float(0.5, help="a frame's deadline, capture to PWM written (real time); 0: off")
+    battery_unreadable_s = traitlets.Float(10.0, help="stop when the battery monitor is blind this long; 0: off")
     # what the pilot is doing, for widgets and the OLED
     x = traitlets.Float(0.0)
     y = traitlets.Float(0.0)
@@ -90,6 +99,12 @@ class Pilot(traitlets.HasTraits):
         self._battery_warned = False
         self._battery_error_warned = False
         self._fps_t0, self._fps_n = time.monotonic(), 0
+        self._last_stamp = None
+        self._battery_blind_since = None
+        #: callables run after every frame written (guardian heartbeat, systemd keep-alive); one that
+        #: returns False stops the run with "watchdog"
+        self.keepalives = []
+        self.watchdog = None
 
     @classmethod
     def from_profile(cls, profile, car, camera, engine=None, policy=None, battery=None, clock=None, mode=None,
@@ -100,7 +115,8 @@ class Pilot(traitlets.HasTraits):
         return cls(car, camera, engine=engine, policy=policy, law=law, battery=battery, clock=clock,
                    telemetry=telemetry, loop_hz=p["loop_hz"], mode=mode or p["mode"],
                    steering_gain=p["steering_gain"], steering_bias=p["steering_bias"], steering_kd=p["steering_kd"],
-                   throttle=p["throttle"], stale_frame_s=p["stale_frame_s"])
+                   throttle=p["throttle"], stale_frame_s=p["stale_frame_s"], watchdog_s=p["watchdog_s"],
+                   battery_unreadable_s=profile.battery["unreadable_stop_s"])
 
     # -- live tuning (sliders link to these traits) ----------------------------------------------
     @traitlets.validate("mode")
@@ -188,16 +204,25 @@ class Pilot(traitlets.HasTraits):
             t_inf = time.perf_counter()
 
         with self._act_lock:  # an e-stop from another thread can't slip between mode and write
-            rec.update(self._decide_and_actuate(steering, throttle))
+            rec.update(self._decide_and_actuate(steering, throttle, frame))
         t_end, t_ctl = time.perf_counter(), rec.pop("_t_ctl")
         rec["control_ms"] = (t_ctl - t_inf) * 1000.0
         rec["actuation_ms"] = (t_end - t_ctl) * 1000.0
         rec["latency_ms"] = rec["capture_age_ms"] + (t_end - t_start) * 1000.0
         return rec
 
-    def _decide_and_actuate(self, steering, throttle):
-        """The commands the current mode calls for, written to the car; returns them for telemetry."""
+    def _decide_and_actuate(self, steering, throttle, frame=None):
+        """The commands the current mode calls for, written to the car; returns them for telemetry.
+
+        Nothing is written once the watchdog has acted, nor a model's command whose frame went stale
+        while it was computed (a slow inference): the car would steer from where it was, not is."""
         mode = self.mode
+        self._check_watchdog()
+        if frame is not None and mode in ("steer", "auto"):
+            age = self.clock() - frame.timestamp
+            if age > self.stale_frame_s:
+                raise _Fault(StopReason.STALE_FRAME, "command from a frame %.3f s old not written (limit %.3f s)" % (
+                    age, self.stale_frame_s))
         if mode == "stopped":
             steering, throttle = 0.0, 0.0
         elif mode == "manual":
@@ -208,6 +233,9 @@ class Pilot(traitlets.HasTraits):
             steering, throttle = 0.0, 0.0
         t_ctl = time.perf_counter()
         self._actuate(steering, throttle)
+        if self._watchdog_tripped():  # it acted while this write was under way: ours came too late
+            self._neutral()
+            self._check_watchdog()
         return {"steering": round(steering, 5), "throttle": round(throttle, 5), "_t_ctl": t_ctl}
 
     def act_on(self, frame):
@@ -216,23 +244,32 @@ class Pilot(traitlets.HasTraits):
         or ``auto``) e-stops the pilot: the same watchdog as :meth:`run`, latched. In ``manual``
         the person drives without the camera. Returns the telemetry record, or None.
         Engine faults raise like :meth:`process` (the caller decides who takes over)."""
-        fresh = frame is not None and self.clock() - frame.timestamp <= self.stale_frame_s
+        if self._watchdog_tripped():
+            if self.mode != "stopped":
+                self.estop("watchdog: %s" % self._watchdog_reason())
+            return None
+        problem = "no camera frame" if frame is None else self._frame_problem(frame)
         new = frame is not None and frame.seq != self._last_seq
-        if not (fresh and new):
+        if problem or not new:
             if self.mode in ("steer", "auto"):
-                self.estop("stale_frame: %s" % ("no camera frame" if frame is None else
-                                                "frame not fresh (%.2f s old, seq %d)" % (
-                                                    self.clock() - frame.timestamp, frame.seq)))
+                self.estop("stale_frame: %s" % (problem or "frame not new (seq %d)" % frame.seq))
             elif self.mode == "manual":
                 self._actuate(self.manual_steering, self.manual_throttle)
             return None
-        return self._act_and_record(frame)
+        try:
+            return self._act_and_record(frame)
+        except _Fault as fault:
+            if fault.reason not in (StopReason.STALE_FRAME, StopReason.WATCHDOG):
+                raise
+            self.estop("%s: %s" % (fault.reason, fault))
+            return None
 
     def _act_and_record(self, frame):
         """Process a new frame and account for it (dropped frames before it, telemetry, fps)."""
         if self._last_seq >= 0 and frame.seq > self._last_seq + 1:
             self.dropped_frames += frame.seq - self._last_seq - 1
         self._last_seq = frame.seq
+        self._last_stamp = frame.timestamp
         rec = self.process(frame)
         self.frames += 1
         self.telemetry.record(rec)
@@ -280,7 +317,28 @@ class Pilot(traitlets.HasTraits):
         error = getattr(self.battery, "error", "") if self.battery is not None else ""
         if error and not self._battery_error_warned:
             self._battery_error_warned = True  # once: the OLED keeps showing "no reading"
-            log.warning("battery monitor is not reading (%s): the low-battery stop is not active", error)
+            log.warning("battery monitor is not reading (%s): the low-battery stop is not active; "
+                        "stopping in %.0f s unless it reads again", error,
+                        self.battery_unreadable_s)
+        self._check_battery_blind(error)
+
+    def _check_battery_blind(self, error):
+        """A monitor that cannot read cannot see a pack running flat: after ``battery_unreadable_s``
+        of errors (or of no new reading at all) the car stops, in real time and lockstep alike."""
+        if self.battery is None or self.battery_unreadable_s <= 0:
+            return
+        reading, clock = getattr(self.battery, "last_reading", None), getattr(self.battery, "clock", None)
+        silent = (isinstance(reading, dict) and callable(clock) and "time" in reading and
+                  clock() - reading["time"] > self.battery_unreadable_s)
+        if not (error or silent):
+            self._battery_blind_since = None
+            return
+        now = self.clock()
+        if self._battery_blind_since is None:
+            self._battery_blind_since = now
+        if silent or now - self._battery_blind_since >= self.battery_unreadable_s:
+            raise _Fault(StopReason.BATTERY_UNREADABLE, "battery monitor blind for %.0f s (%s): stopping" % (
+                max(now - self._battery_blind_since, self.battery_unreadable_s), error or "no new reading"))
 
     def run(self, should_stop=None, before_frame=None):
         """Drive until ``should_stop()`` returns a reason, a fault, or a signal; return the reason.
@@ -290,7 +348,9 @@ class Pilot(traitlets.HasTraits):
         """
         self.stop_reason = ""
         self._stop_requested = None
+        self._battery_blind_since = None
         self.status = "driving"
+        self._start_watchdog()
         try:
             while True:
                 reason = self._stop_requested or (should_stop() if should_stop else None)
@@ -305,10 +365,12 @@ class Pilot(traitlets.HasTraits):
                 now = self.clock()
                 if frame is None:
                     raise _Fault(StopReason.STALE_FRAME, "no new camera frame within %.3f s" % self.stale_frame_s)
-                if now - frame.timestamp > self.stale_frame_s:
-                    raise _Fault(StopReason.STALE_FRAME, "newest frame is %.3f s old (limit %.3f s)" % (
-                        now - frame.timestamp, self.stale_frame_s))
+                problem = self._frame_problem(frame, now)
+                if problem:
+                    raise _Fault(StopReason.STALE_FRAME, problem)
+                self._arm_frame(now - frame.timestamp)
                 self._act_and_record(frame)
+                self._frame_done()
                 self.telemetry.maybe_status(self.status_line)
                 elapsed = time.perf_counter() - t0
                 if self.loop_period:
@@ -324,6 +386,9 @@ class Pilot(traitlets.HasTraits):
             self.stop_reason = StopReason.SIGNAL
             log.warning("stopping: %s", exc or "interrupted")
         finally:
+            if self.watchdog is not None and self.watchdog.tripped:
+                self.stop_reason = StopReason.WATCHDOG  # the cause, whatever ended the loop afterwards
+            self._stop_watchdog()
             self._neutral()
             try:
                 self.car.neutral()  # steering centred too, now that the run is over
@@ -331,6 +396,75 @@ class Pilot(traitlets.HasTraits):
                 log.error("could not centre the steering: %s", exc)
             self.status = "stopped: %s" % (self.stop_reason or "error")
         return self.stop_reason
+
+    def _frame_problem(self, frame, now=None):
+        """Why ``frame`` must not be acted on (stale, from the future, older than the last), or ''."""
+        now = self.clock() if now is None else now
+        age = now - frame.timestamp
+        if age > self.stale_frame_s:
+            return "newest frame is %.3f s old (limit %.3f s)" % (age, self.stale_frame_s)
+        if age < -FUTURE_TOLERANCE_S:
+            return "frame stamped %.3f s in the future: the camera's clock is not the pilot's" % -age
+        if self._last_stamp is not None and frame.timestamp < self._last_stamp:
+            return "camera timestamps went backwards by %.3f s" % (self._last_stamp - frame.timestamp)
+        return ""
+
+    # -- watchdog: deadlines the loop must meet, kept by a thread that needs nothing from it -------
+    def _start_watchdog(self):
+        """Start the deadline thread for :meth:`run` (once per pilot; reset for each run)."""
+        if self.watchdog is None and self.watchdog_s > 0:
+            from .guardian import RegisterWriter
+            from .watchdog import FrameWatchdog
+
+            try:
+                writer = RegisterWriter(self.car.i2c, self.car.neutral_outputs())
+            except (AttributeError, OSError, ValueError) as exc:
+                log.warning("no second I2C handle for the watchdog (%s): relying on the guardian", exc)
+                return
+            self.watchdog = FrameWatchdog(writer).start()
+        if self.watchdog is not None:
+            self.watchdog.reset()
+
+    def _stop_watchdog(self):
+        if self.watchdog is not None:
+            self.watchdog.disarm()
+
+    def close_watchdog(self):
+        """Stop the deadline thread and close its bus handle (sessions call this when done)."""
+        if self.watchdog is not None:
+            self.watchdog.stop()
+            self.watchdog.write_neutral.close()
+            self.watchdog = None
+
+    def _arm_frame(self, capture_age):
+        """This frame's PWM must be written within ``watchdog_s`` of its capture (the first frame is
+        exempt: the throttle is still neutral, and first inferences warm caches and CUDA)."""
+        if self.watchdog is not None and self.frames > 0 and self.mode != "stopped":
+            budget = max(0.0, self.watchdog_s - max(0.0, capture_age))
+            self.watchdog.arm(self.watchdog.clock() + budget, "frame")
+
+    def _frame_done(self):
+        """Written: the next frame must come within the stale limit and be acted on within the
+        watchdog limit; then the keep-alives (guardian heartbeat, systemd) hear that we live."""
+        if self.watchdog is not None:
+            if self.mode == "stopped":
+                self.watchdog.disarm()
+            else:
+                self.watchdog.arm(self.watchdog.clock() + self.stale_frame_s + self.watchdog_s, "loop")
+        for keepalive in self.keepalives:
+            if keepalive() is False:
+                raise _Fault(StopReason.WATCHDOG, getattr(getattr(keepalive, "__self__", None), "reason", "")
+                             or "a keep-alive asked to stop")
+
+    def _watchdog_tripped(self):
+        return self.watchdog is not None and self.watchdog.check()
+
+    def _watchdog_reason(self):
+        return self.watchdog.reason if self.watchdog is not None else ""
+
+    def _check_watchdog(self):
+        if self._watchdog_tripped():
+            raise _Fault(StopReason.WATCHDOG, "watchdog wrote neutral: %s" % self._watchdog_reason())
 
     def _update_fps(self):
         self._fps_n += 1

@@ -42,6 +42,7 @@ SCHEMA = {
         "throttle_max_pulse_us": (float, 2250.0, ""),
         "motor_i2c_address": (int, 0x60, "motor PCA9685 (waveshare)"),
         "motor_pwm_frequency": (float, 1600.0, "motor PWM frequency (waveshare)"),
+        "esc_neutral_us": (float, 1500.0, "the pulse your ESC treats as stop; throttle 0 must map to it (nvidia)"),
     },
     "camera": {
         "type": (str, "csi", "csi, usb, video or sim"),
@@ -85,6 +86,11 @@ SCHEMA = {
         "loop_hz": (float, 0.0, "pace the loop; 0 runs at the camera's rate"),
         "log_path": (str, "", "rotating JSONL telemetry log; empty for none"),
         "status_period_s": (float, 5.0, "terminal status line period"),
+        "watchdog_s": (float, 0.5, "deadline from a frame's capture to its PWM written; missed -> neutral "
+                                   "(watchdog thread, guardian process, systemd)"),
+        "guardian": (bool, True, "run the guardian process that writes neutral when the loop stops beating"),
+        "guardian_outputs_off": (bool, False, "the guardian also switches the PWM outputs fully off, so the ESC's "
+                                              "own signal-loss failsafe holds the car"),
     },
     "battery": {
         "enabled": (bool, False, ""),
@@ -98,6 +104,7 @@ SCHEMA = {
         "hysteresis_percent": (float, 3.0, "leaving low/critical needs this much more charge than entering"),
         "internal_resistance_ohms": (float, 0.05, "pack + wiring resistance; current x this is added back for sag"),
         "period_s": (float, 1.0, "seconds between readings"),
+        "unreadable_stop_s": (float, 10.0, "a monitor that cannot read for this long stops the car"),
     },
     "display": {
         "enabled": (bool, False, ""),
@@ -158,7 +165,28 @@ SCHEMA = {
         "coast_time_constant_s": (float, 1.5, "speed decay at neutral throttle (rolling drag)"),
         "brake_decel_mps2": (float, 6.0, "deceleration at full reverse pulse while rolling forward"),
         "battery_mah": (float, 2200.0, "simulated pack capacity"),
+        "lockstep_watchdog_s": (float, 10.0, "watchdog limit (real time) in lockstep, where the simulated car "
+                                            "waits for the loop: only a hang counts, not a slow frame"),
     },
+}
+
+# -- safety envelope (issue 16) ----------------------------------------------------------------------
+#: throttle 0 must put the ESC within this of its neutral (below every ESC's dead band, ~2 ticks at 50 Hz)
+NEUTRAL_TOLERANCE_US = 10.0
+#: a pulse range narrower than this is a typo, and makes the gains meaningless
+MIN_PULSE_SPAN_US = 200.0
+#: (key, low, high) per section. Gains above 1 only saturate (or, for the throttle, defeat the
+#: operator's feel for it); the final output is limited separately by throttle_*_limit.
+SAFETY_BOUNDS = {
+    "car": (("steering_gain", -1.0, 1.0), ("steering_offset", -0.5, 0.5), ("throttle_gain", -1.0, 1.0),
+            ("throttle_offset", -0.5, 0.5), ("esc_neutral_us", 1000.0, 2000.0),
+            ("steering_min_pulse_us", 500.0, 2500.0), ("steering_max_pulse_us", 500.0, 2500.0),
+            ("throttle_min_pulse_us", 500.0, 2500.0), ("throttle_max_pulse_us", 500.0, 2500.0)),
+    "pilot": (("steering_gain", -5.0, 5.0), ("steering_bias", -1.0, 1.0), ("steering_kd", 0.0, 2.0),
+              ("throttle_min", 0.0, 1.0), ("stale_frame_s", 0.01, 1.0), ("watchdog_s", 0.05, 2.0)),
+    "other": (("camera", "stale_limit_s", 0.01, 2.0), ("teleop", "deadman_s", 0.05, 5.0),
+              ("teleop", "max_throttle", 0.0, 1.0), ("battery", "unreadable_stop_s", 1.0, 600.0),
+              ("sim", "lockstep_watchdog_s", 0.05, 60.0)),
 }
 
 _TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
@@ -220,6 +248,7 @@ class Profile:
                 raise ProfileError("%s: [%s] %s 0x%x is not a 7-bit I2C address" % (
                     where, section, key, self.sections[section][key]))
         self._check_ranges(where)
+        self._check_safety(where)
 
     def _check_ranges(self, where):
         """Values that would crash the driver or put an unsafe pulse on the wire."""
@@ -258,6 +287,50 @@ class Profile:
         need(1 <= web["jpeg_quality"] <= 95, "web", "jpeg_quality", "must be 1-95")
         need(web["login_attempts"] >= 1, "web", "login_attempts", "must be >= 1")
         need(not web["token"] or len(web["token"]) >= 8, "web", "token", "must be at least 8 characters (or empty)")
+
+    # -- safety envelope (issue 16): values that pass the type check but could drive the car ------
+    def _check_safety(self, where):
+        """Refuse a profile whose "neutral" is a driving pulse, whose pulses do not fit the PWM
+        period, or whose gains, offsets, limits and watchdog times leave the car unguarded. Each
+        refusal names the key and the allowed range."""
+        car, pilot = self.sections["car"], self.sections["pilot"]
+
+        def need(ok, section, key, rule):
+            if not ok:
+                raise ProfileError("%s: [%s] %s = %r: %s" % (where, section, key, self.sections[section][key], rule))
+
+        for key, low, high in SAFETY_BOUNDS["car"]:
+            need(low <= car[key] <= high, "car", key, "allowed %g to %g" % (low, high))
+        for key, low, high in SAFETY_BOUNDS["pilot"]:
+            need(low <= pilot[key] <= high, "pilot", key, "allowed %g to %g" % (low, high))
+        for section, key, low, high in SAFETY_BOUNDS["other"]:
+            need(low <= self.sections[section][key] <= high, section, key, "allowed %g to %g" % (low, high))
+        period_us = 1e6 / car["pwm_frequency"]
+        parts = ("steering", "throttle") if car["type"] == "nvidia" else ("steering",)
+        for part in parts:
+            low, high = car[part + "_min_pulse_us"], car[part + "_max_pulse_us"]
+            need(high <= 0.9 * period_us, "car", part + "_max_pulse_us",
+                 "must fit the PWM period: at most %.0f us at pwm_frequency %g Hz (90 %% of %.0f us)" % (
+                     0.9 * period_us, car["pwm_frequency"], period_us))
+            need(high - low >= MIN_PULSE_SPAN_US, "car", part + "_max_pulse_us",
+                 "must be at least %g us above %s_min_pulse_us" % (MIN_PULSE_SPAN_US, part))
+        if car["type"] == "nvidia":
+            low, high = car["throttle_min_pulse_us"], car["throttle_max_pulse_us"]
+            need(low < car["esc_neutral_us"] < high, "car", "esc_neutral_us",
+                 "must lie inside throttle_min_pulse_us..throttle_max_pulse_us (%g..%g us)" % (low, high))
+            neutral_us = low + (car["throttle_offset"] + 1.0) / 2.0 * (high - low)
+            span = (high - low) / 2.0
+            lo_off = (car["esc_neutral_us"] - NEUTRAL_TOLERANCE_US - low) / span - 1.0
+            hi_off = (car["esc_neutral_us"] + NEUTRAL_TOLERANCE_US - low) / span - 1.0
+            need(abs(neutral_us - car["esc_neutral_us"]) <= NEUTRAL_TOLERANCE_US, "car", "throttle_offset",
+                 "throttle 0 would send %.0f us, not the ESC's neutral %g us: allowed %.4f to %.4f with this "
+                 "pulse range (or set esc_neutral_us)" % (neutral_us, car["esc_neutral_us"], lo_off, hi_off))
+        need(pilot["watchdog_s"] > pilot["stale_frame_s"], "pilot", "watchdog_s",
+             "must be longer than stale_frame_s (%g s): the loop may wait that long for a frame" % (
+                 pilot["stale_frame_s"]))
+        need(pilot["loop_hz"] == 0 or 1.0 / pilot["loop_hz"] < pilot["watchdog_s"], "pilot", "loop_hz",
+             "must be 0 (the camera's rate) or above %.2f Hz: a slower loop misses its own watchdog_s (%g s)" % (
+                 1.0 / pilot["watchdog_s"], pilot["watchdog_s"]))
 
     def __getattr__(self, section):
         try:

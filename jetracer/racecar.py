@@ -136,15 +136,16 @@ class _PwmCar(Racecar):
     steering_offset = traitlets.Float(0.0)
     throttle_gain = traitlets.Float(0.8)
     throttle_offset = traitlets.Float(0.0)
-    throttle_forward_limit = traitlets.Float(1.0, help="largest forward throttle command accepted")
-    throttle_reverse_limit = traitlets.Float(1.0, help="largest reverse throttle command (magnitude)")
+    throttle_forward_limit = traitlets.Float(1.0, help="largest forward drive sent to the ESC (after the gain)")
+    throttle_reverse_limit = traitlets.Float(1.0, help="largest reverse drive sent to the ESC (magnitude)")
     pwm_frequency = traitlets.Float(50.0)
     steering_min_pulse_us = traitlets.Float(750.0)
     steering_max_pulse_us = traitlets.Float(2250.0)
 
-    def _limited_throttle(self):
-        t = _clip(self.throttle, -abs(self.throttle_reverse_limit), abs(self.throttle_forward_limit))
-        return t
+    def _limit_output(self, drive):
+        """Clamp the drive (ESC value minus its neutral, after the gain) to the forward/reverse limits:
+        the limits bound what reaches the ESC, whatever the gain."""
+        return _clip(drive, -abs(self.throttle_reverse_limit), abs(self.throttle_forward_limit))
 
     def steering_value(self):
         """The servo value actually sent for steering: gain and offset applied, then clamped."""
@@ -245,8 +246,14 @@ class NvidiaRacecar(_PwmCar):
                 "throttle": round(read_pulse_us(self.pca, self.throttle_channel), 2)}
 
     def throttle_value(self):
-        """The ESC value actually sent: limits, gain and offset applied, then clamped."""
-        return _clip(self._limited_throttle() * self.throttle_gain + self.throttle_offset)
+        """The ESC value actually sent: gain, then the forward/reverse limits, then the offset; clamped."""
+        return _clip(self._limit_output(self.throttle * self.throttle_gain) + self.throttle_offset)
+
+    def neutral_outputs(self):
+        """``(address, channel, pulse_us)`` that stop the car: the ESC's pulse at throttle 0. For the
+        watchdogs, which write it over their own bus handle."""
+        pulse = self.throttle_motor.pulse_us_for(_clip(self.throttle_offset))
+        return [(self.i2c_address, self.throttle_channel, pulse)]
 
     def _write_throttle(self):
         with DRIVER_LOCK:
@@ -290,11 +297,15 @@ class WaveshareRacecar(_PwmCar):
         self.neutral()
 
     def throttle_value(self):
-        """Signed motor drive in [-1, 1]: limits, gain and offset applied, then clamped."""
-        t = self._limited_throttle()
+        """Signed motor drive in [-1, 1]: gain and offset applied, then the forward/reverse limits."""
+        t = self.throttle
         if t == 0.0:
             return 0.0
-        return _clip(t * self.throttle_gain + math.copysign(self.throttle_offset, t))
+        return _clip(self._limit_output(t * self.throttle_gain + math.copysign(self.throttle_offset, t)))
+
+    def neutral_outputs(self):
+        """Every H-bridge channel of the motor board fully off (``None``): the motors coast."""
+        return [(self.motor_i2c_address, ch, None) for ch in sorted(WAVESHARE_FORWARD)]
 
     def pulse_widths_us(self):
         """Steering pulse width and signed motor duty (fraction) read back from the boards."""

@@ -2,9 +2,12 @@
 
 Rendered from templates with this machine's paths, so the units run the jetracer that was
 installed (venv or system). The drive unit writes neutral after every stop, crash or SIGKILL
-(``ExecStopPost=jetracer stop``), restarts only after faults, and carries the Jetson Nano's
-libgomp ``LD_PRELOAD`` work-around (torch on JetPack 4 fails with "cannot allocate memory in
-static TLS block" without it).
+(``ExecStopPost=jetracer stop``), restarts only after faults, is ``Type=notify`` with a
+``WatchdogSec=`` fed by the driving loop itself (a frozen loop is killed, then ExecStopPost writes
+neutral; the guardian process has usually written it already; it counts from ``READY=1``, and
+the start may take minutes while a TensorRT engine is built, hence ``TimeoutStartSec=900``), and
+carries the Jetson Nano's libgomp ``LD_PRELOAD`` work-around (torch on JetPack 4 fails with
+"cannot allocate memory in static TLS block" without it).
 """
 
 import shlex
@@ -36,7 +39,11 @@ StartLimitIntervalSec=120
 StartLimitBurst=5
 
 [Service]
-Type=simple
+Type=notify
+NotifyAccess=main
+WatchdogSec={watchdog_sec}
+TimeoutStartSec=900
+RuntimeDirectory=jetracer
 {common}Environment=LD_PRELOAD={libgomp}
 ExecStartPre={jetracer} stop --profile {profile}
 ExecStart={jetracer} drive --profile {profile}{mode}
@@ -137,13 +144,18 @@ def existing_groups(names=WANTED_GROUPS):
     return found
 
 
+#: systemd's watchdog for the drive: the last layer (the pilot's deadline thread and the guardian
+#: process act within pilot.watchdog_s); long enough for a slow frame, short enough to matter
+WATCHDOG_SEC = 2
+
+
 def render_units(user, profile, workdir, token_file="/etc/jetracer/jupyter.env", port=8888, mode=None,
-                 groups=None, web_port=8887):
+                 groups=None, web_port=8887, watchdog_sec=WATCHDOG_SEC):
     """{unit name: text} for the units. ``mode`` overrides the profile's start mode."""
     groups = existing_groups() if groups is None else groups
     fields = dict(user=user, profile=profile, workdir=workdir, jetracer=_jetracer_command(), python=sys.executable,
                   libgomp=LIBGOMP, token_file=token_file, port=port, mode=" --mode %s" % mode if mode else "",
-                  groups=" ".join(groups), web_port=web_port)
+                  groups=" ".join(groups), web_port=web_port, watchdog_sec=watchdog_sec)
     fields["common"] = _COMMON_SERVICE.format(**fields)
     return {"jetracer-drive.service": DRIVE.format(**fields),
             "jetracer-web.service": WEB.format(**fields),

@@ -61,8 +61,8 @@ def test_throttle_pulse_over_gains_offsets_and_limits(car, pca, throttle, gain, 
     car.throttle_gain, car.throttle_offset = gain, offset
     car.throttle_forward_limit, car.throttle_reverse_limit = fwd, rev
     car.throttle = throttle
-    limited = max(-rev, min(fwd, throttle))
-    assert abs(pca.pulse_us(1) - expected_pulse(clip(limited * gain + offset))) <= pca.tick_us / 2 + 1e-9
+    limited = max(-rev, min(fwd, throttle * gain))  # the limits bound the output, after the gain
+    assert abs(pca.pulse_us(1) - expected_pulse(clip(limited + offset))) <= pca.tick_us / 2 + 1e-9
 
 
 def test_overflow_clamps_instead_of_raising(car, pca):

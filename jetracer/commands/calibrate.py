@@ -83,8 +83,12 @@ class Wizard:
         if not forward:
             t_gain = -t_gain
             car.throttle_gain = t_gain
-        return {"car": {"steering_offset": round(offset, 4), "steering_gain": round(gain, 4),
-                        "throttle_offset": round(t_offset, 4), "throttle_gain": round(t_gain, 4)}}
+        values = {"steering_offset": round(offset, 4), "steering_gain": round(gain, 4),
+                  "throttle_offset": round(t_offset, 4), "throttle_gain": round(t_gain, 4)}
+        motor = getattr(car, "throttle_motor", None)
+        if motor is not None:  # where the ESC stopped creeping is its neutral: the profile's envelope checks it
+            values["esc_neutral_us"] = round(motor.pulse_us_for(round(t_offset, 4)), 1)
+        return {"car": values}
 
 
 def run(args):

@@ -4,7 +4,12 @@ On the car: profile -> car, camera, engine, battery -> Pilot. With --sim: the sa
 an NvidiaRacecar on the simulator's virtual I2C bus; the simulator moves the car from the PWM it
 wrote. Lockstep (default with --sim) is deterministic virtual time; --realtime runs the threads
 free. Exit status: 0 for a normal end or a signal, 3 for a fault (stale camera, engine error,
-I2C failure, critical battery), so systemd's Restart=on-failure restarts only after faults.
+I2C failure, critical or unreadable battery, watchdog), so systemd's Restart=on-failure restarts
+only after faults.
+
+Three watchdogs guard the loop (see the README's Safety table): the pilot's deadline thread, the
+guardian process fed a heartbeat per frame, and systemd's ``WatchdogSec`` fed a keep-alive per frame
+(``Type=notify``). A lock file per car lets ``jetracer stop`` find and stop this drive.
 """
 
 import json
@@ -65,13 +70,30 @@ def run(args):
         raise JetracerError("--laps needs the simulator's lap counter: add --sim, or use --duration")
     if args.throttle is not None:
         profile.pilot["throttle"] = args.throttle
-    session = DriveSession(profile, args, sim=sim)
+    lock = _lock_the_car(profile, sim)
     try:
-        metrics = session.drive()
+        session = DriveSession(profile, args, sim=sim)
+        try:
+            metrics = session.drive()
+        finally:
+            session.close()
     finally:
-        session.close()
+        lock.release()
     _report(metrics, args)
     return 0 if metrics["stop_reason"] in NORMAL_REASONS else FAULT_EXIT
+
+
+def _lock_the_car(profile, sim):
+    """One drive per car: the lock `jetracer stop` finds this drive by (see jetracer.runlock)."""
+    from ..errors import JetracerError
+    from ..runlock import DriveLock, find_running_drive, lock_paths
+
+    paths = lock_paths(profile, sim=sim)
+    path, holder = find_running_drive(paths[1:])
+    if holder is not None:
+        raise JetracerError("a drive is already running on this car (pid %s, %s): stop it first with "
+                            "`jetracer stop`" % (holder.get("pid", "?"), path))
+    return DriveLock(paths[0]).acquire(profile=profile.name, sim=sim)
 
 
 class DriveSession:
@@ -84,6 +106,7 @@ class DriveSession:
         self.camera = None
         self.battery = None
         self.recorder = None
+        self.guardian = None
         self.pilot_name = "expert" if args.pilot == "expert" else None
         self._build()
 
@@ -150,14 +173,19 @@ class DriveSession:
         if self.recorder is not None:
             pilot.telemetry.record = _tee(pilot.telemetry.record, self._record_video)
         should_stop = self._stop_condition()
-        if self.world is not None and not args.realtime:
+        lockstep = self.world is not None and not args.realtime
+        if lockstep:  # the simulated car waits for the loop: only a hang is a fault, not a slow frame
+            pilot.watchdog_s = max(pilot.watchdog_s, self.profile.sim["lockstep_watchdog_s"])
+        notifier = self._start_watchdogs(pilot)
+        if lockstep:
             def advance():
                 self.world.step(self.world.frame_period)
                 if self.battery is not None:
-                    self.battery.update()
+                    self._read_battery()
             reason = pilot.run(should_stop=should_stop, before_frame=advance)
         else:
             reason = self._run_free(pilot, should_stop)
+        notifier.stopping()
         metrics = {"pilot": self.pilot_name, "stop_reason": reason}
         metrics.update(pilot.summary())
         if self.world is not None:
@@ -170,6 +198,33 @@ class DriveSession:
             metrics["final_pwm_us"] = None
         metrics["stop_reason"] = reason
         return metrics
+
+    def _start_watchdogs(self, pilot):
+        """The guardian process (heartbeat per frame) and systemd's keep-alive, fed by the loop."""
+        from ..guardian import Guardian
+        from ..sdnotify import SystemdNotifier
+
+        p = self.profile.pilot
+        if p["guardian"]:
+            plan = Guardian.plan_for(self.car)
+            if plan is None:
+                log.warning("no guardian: the car's bus cannot be reached from another process")
+            else:
+                self.guardian = Guardian.start(plan, limit_s=pilot.watchdog_s, outputs_off=p["guardian_outputs_off"])
+                pilot.keepalives.append(self.guardian.beat)
+        notifier = SystemdNotifier()
+        pilot.keepalives.append(notifier.keepalive)
+        notifier.ready("driving (%s)" % self.profile.name)
+        return notifier
+
+    def _read_battery(self):
+        """One lockstep reading; a failed read leaves ``battery.error`` set for the pilot to judge."""
+        from ..errors import HardwareError
+
+        try:
+            self.battery.update()
+        except HardwareError:
+            pass
 
     def _run_free(self, pilot, should_stop):
         """Real time: camera thread, world physics thread (sim), battery thread; pilot in this thread."""
@@ -214,6 +269,7 @@ class DriveSession:
         pilot = getattr(self, "pilot", None)
         if pilot is not None:
             pilot.telemetry.close()
+            pilot.close_watchdog()
         for part in (self.car, self.camera):
             if part is not None:
                 try:
@@ -224,6 +280,8 @@ class DriveSession:
             self.recorder.close()
         if self.battery is not None and hasattr(self.battery, "stop"):
             self.battery.stop()
+        if self.guardian is not None:
+            self.guardian.close()  # after the car wrote neutral: a clean goodbye
 
 
 def _tee(first, second):

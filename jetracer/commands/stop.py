@@ -1,7 +1,19 @@
-"""`jetracer stop`: neutral throttle and centred steering, now. systemd's ExecStopPost runs it so
-the car is stopped even after the driving process crashed or was killed."""
+"""`jetracer stop`: stop a running drive, then neutral throttle and centred steering, now.
+
+It finds a drive on this car by its lock file (see :mod:`jetracer.runlock`), asks it to stop
+(SIGTERM: it writes neutral and exits), kills it when it does not end in time (a frozen process:
+SIGSTOP, a C call holding the GIL), then writes neutral itself and reads the pulse back. systemd's
+ExecStopPost runs it too, so the car is stopped even after the drive crashed or was killed.
+"""
+
+import os
+import signal
+import time
 
 from ._common import add_profile_argument, add_sim_argument, profile_from_args
+
+#: how long a drive gets to stop on SIGTERM before it is killed
+GRACE_S = 3.0
 
 
 def add_arguments(parser):
@@ -9,16 +21,67 @@ def add_arguments(parser):
     add_sim_argument(parser)
 
 
+def _wait_gone(path, timeout):
+    from ..runlock import running_drive
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if running_drive(path) is None:
+            return True
+        time.sleep(0.02)
+    return running_drive(path) is None
+
+
+def stop_running_drive(paths, grace_s=GRACE_S):
+    """Stop the drive holding one of the lock ``paths``; returns a sentence saying what happened,
+    or '' if none ran."""
+    from ..errors import JetracerError
+    from ..runlock import find_running_drive
+
+    path, holder = find_running_drive(paths)
+    if holder is None:
+        return ""
+    pid = holder.get("pid")
+    if not pid or pid == os.getpid():
+        return "a drive holds %s but its pid is unknown: not signalled" % path
+    t0 = time.monotonic()
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return "the drive (pid %d) had already ended" % pid
+    except PermissionError:
+        raise JetracerError("a drive runs as another user (pid %d): `sudo systemctl stop jetracer-drive` or "
+                            "`sudo jetracer stop`" % pid) from None
+    if _wait_gone(path, grace_s):
+        return "stopped the running drive (pid %d, SIGTERM) in %.1f s" % (pid, time.monotonic() - t0)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    _wait_gone(path, 2.0)
+    return "the running drive (pid %d) did not stop within %.0f s of SIGTERM (frozen?): killed it (SIGKILL)" % (
+        pid, grace_s)
+
+
 def run(args):
     from ..profile import make_car
+    from ..runlock import lock_paths
 
     profile = profile_from_args(args)
+    sim = bool(args.sim or profile.camera["type"] == "sim")
+    said = stop_running_drive(lock_paths(profile, sim=sim))
+    if said:
+        print(said)
     bus = None
-    if args.sim or profile.camera["type"] == "sim":
+    if sim:
         from ..sim.devices import make_sim_bus
 
         bus = make_sim_bus(profile)
     car = make_car(profile, i2c=bus)  # construction writes neutral
-    car.close()
-    print("neutral written: steering centred, throttle stopped (%s)" % profile.name)
+    try:
+        pulses = car.pulse_widths_us()
+    finally:
+        car.close()
+    print("neutral written: steering centred, throttle stopped (%s; read back: %s)" % (
+        profile.name, ", ".join("%s %s" % (k, v) for k, v in sorted(pulses.items()))))
     return 0

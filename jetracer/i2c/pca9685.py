@@ -29,6 +29,7 @@ class PCA9685Twin(RegisterDevice):
         super().__init__(address)
         self.oscillator_hz = oscillator_hz
         self.writes = 0  #: count of write transactions, for tests that check traffic
+        self.backing_file = backing_file  #: where another process (guardian, `jetracer stop`) finds the registers
         if backing_file is None:
             self.regs = bytearray(256)
             self.power_on_reset()

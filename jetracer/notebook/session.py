@@ -86,7 +86,7 @@ class Session:
     """
 
     def __init__(self, sim=True, profile=None, track=None, seed=0, car=True, camera=True, live=None, heartbeat=None,
-                 heartbeat_timeout_s=2.0, heartbeat_first_s=15.0, guard=True):
+                 heartbeat_timeout_s=2.0, heartbeat_first_s=15.0, guard=True, guardian=None):
         from ..profile import load_profile, make_car
 
         _close_current()
@@ -98,6 +98,7 @@ class Session:
         self.battery = None
         self.guard = None
         self.heartbeat = None
+        self.guardian = None
         self.pilots = []
         self.runners = []
         self.views = []
@@ -130,6 +131,7 @@ class Session:
                 heartbeat = self.car is not None and not in_ci()
             self.heartbeat = Heartbeat(self._heartbeat_lapsed, timeout_s=heartbeat_timeout_s,
                                        first_beat_s=heartbeat_first_s) if heartbeat else None
+            self.guardian = self._start_guardian(guardian)
         except BaseException:
             self._release()
             raise
@@ -140,6 +142,20 @@ class Session:
             live = not in_ci()
         if live:
             self.live()
+
+    def _start_guardian(self, wanted):
+        """A guardian process beaten by a thread of this kernel: a kernel that freezes, holds the
+        GIL or dies leaves the car at neutral (``guardian``: default the profile's pilot.guardian)."""
+        from ..guardian import BeatThread, neutral_plan
+
+        p = self.profile.pilot
+        if self.car is None or not (p["guardian"] if wanted is None else wanted):
+            return None
+        plan = neutral_plan(self.car)
+        if plan is None:
+            return None
+        return BeatThread(plan, limit_s=p["watchdog_s"], on_trip=self.stop, outputs_off=p["guardian_outputs_off"],
+                          name="notebook").start()
 
     def _make_battery(self):
         """The pack's monitor: read by its own thread in real time, per step in lockstep."""
@@ -308,7 +324,12 @@ class Session:
                     if should_stop is not None and should_stop():
                         return should_stop()
                     return "duration" if self.world.time >= end - 1e-9 else None
-                return pilot.run(should_stop=until, before_frame=self._step)
+                limit = pilot.watchdog_s  # lockstep: the simulated car waits, only a hang is a fault
+                pilot.watchdog_s = max(limit, self.profile.sim["lockstep_watchdog_s"])
+                try:
+                    return pilot.run(should_stop=until, before_frame=self._step)
+                finally:
+                    pilot.watchdog_s = limit
             end = time.monotonic() + seconds
             self.live()
             return pilot.run(should_stop=lambda: "duration" if time.monotonic() >= end else (
@@ -402,6 +423,10 @@ class Session:
                     part.close()
                 except Exception as exc:  # noqa: BLE001
                     log.error("closing %r: %s", part, exc)
+        for pilot in self.pilots:
+            pilot.close_watchdog()
+        if self.guardian is not None:
+            self.guardian.close()  # after the car wrote neutral: a clean goodbye
 
     def __enter__(self):
         return self

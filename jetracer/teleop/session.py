@@ -42,6 +42,17 @@ class TeleopSession:
         self._battery_state = "ok"
         self._last_status = 0.0
         self._tty = hasattr(self.out, "isatty") and self.out.isatty()
+        self.guardian = None
+        self.stop_reason = ""
+
+    def _start_guardian(self):
+        """The guardian process, beaten by this loop: a frozen loop gets neutral from outside."""
+        from ..guardian import Guardian
+
+        p = self.profile.pilot
+        if p["guardian"] and self.guardian is None and hasattr(self.car, "neutral_outputs"):
+            self.guardian = Guardian.start(Guardian.plan_for(self.car), limit_s=p["watchdog_s"],
+                                           outputs_off=p["guardian_outputs_off"], name="teleop")
 
     def start(self):
         """Open the pad now: a missing pad is a one-line error before anything moves."""
@@ -52,8 +63,13 @@ class TeleopSession:
         next_frame = t_start
         if self.battery is not None and self.world is None:
             self.battery.start()
+        self._start_guardian()
         try:
             while duration is None or self.clock() - t_start < duration:
+                if self.guardian is not None and not self.guardian.beat():
+                    self.stop_reason = "watchdog"
+                    log.error("stopping: %s", self.guardian.reason)
+                    break
                 wait = max(0.0, min(0.02, next_frame - self.clock()))
                 self.teleop.handle_events(self.reader.poll(wait))
                 self.teleop.tick()
@@ -195,7 +211,7 @@ class TeleopSession:
     def close(self):
         for closer in (self.teleop.neutral, getattr(self.recorder, "close", None), self.reader.close,
                        self.car.close, getattr(self.camera, "close", None), getattr(self.world, "close", None),
-                       getattr(self.battery, "stop", None)):
+                       getattr(self.battery, "stop", None), getattr(self.guardian, "close", None)):
             if closer is None:
                 continue
             try:
