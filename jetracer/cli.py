@@ -26,6 +26,7 @@ COMMANDS = {
     "stop": ("stop", "write neutral throttle and centred steering now"),
     "calibrate": ("calibrate", "find steering centre/limits and throttle neutral, save to the profile"),
     "install-services": ("install_services", "install the systemd units (drive, display, jupyter)"),
+    "doctor": ("doctor", "check the car's bring-up (board, libraries, camera, I2C, groups), never moves it"),
 }
 
 
