@@ -41,8 +41,11 @@ setup(
         "sim": ["opencv-python-headless>=4.5"],
         "onnx": ["onnx>=1.12", "onnxruntime>=1.12", "onnxscript>=0.1; python_version >= '3.10'"],
         "gamepad": ["evdev>=1.4; sys_platform == 'linux'"],
+        "gym": ["gymnasium>=0.29; python_version >= '3.8'"],  # jetracer.sim.gym (Python 3.8+ only)
+        "rl": ["gymnasium>=0.29; python_version >= '3.8'", "stable-baselines3>=2.0; python_version >= '3.8'"],
         "notebooks": ["jupyterlab>=3", "ipywidgets>=8", "ipyevents>=2", "ipykernel>=6"],
         "dev": ["pytest>=7", "pytest-benchmark>=4", "pytest-timeout>=2", "ruff>=0.5", "vermin>=1.6",
+                "gymnasium>=0.29; python_version >= '3.8'",
                 "nbclient>=0.7", "nbformat>=5", "ipykernel>=6", "ipywidgets>=8", "ipyevents>=2"],
     },
     entry_points={"console_scripts": ["jetracer=jetracer.cli:main"]},
