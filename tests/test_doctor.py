@@ -134,6 +134,7 @@ def test_nano_with_the_usual_bring_up_faults_names_each_fix_and_exits_3(tmp_path
     checks = run_checks(_profile(), host=host, python_version=(3, 6, 9))
     found = _by_name(checks)
     assert found["i2c-1 0x40"].status == "problem" and "Remote I/O" in found["i2c-1 0x40"].detail
+    assert "answering instead: 0x61" in found["i2c-1 0x40"].detail
     assert "i2cdetect -y -r 1" in found["i2c-1 0x40"].fix
     assert found["torch"].status == "problem" and "torchvision 0.11" in found["torch"].fix
     assert found["nvargus"].status == "problem" and "restart nvargus-daemon" in found["nvargus"].fix
@@ -229,9 +230,36 @@ def test_cli_doctor_sim_json_reads_the_twins_and_leaves_the_pulses(tmp_path, cap
     car.steering = -0.5
     chip = make_sim_bus(profile).device(0x40)
     before = bytes(chip.regs)
-    rc = main(["doctor", "--sim", "--json"])
+    rc = main(["doctor", "--sim", "--json", "--grab"])
     report = json.loads(capsys.readouterr().out)
     assert rc == report["exit_code"] == 0
     names = {c["name"]: c for c in report["checks"]}
     assert "PCA9685" in names["i2c-1 0x40"]["detail"] and names["i2c-1 0x41"]["status"] == "ok"
+    assert names["frame"]["status"] == "ok" and "224x224 frame" in names["frame"]["detail"]
     assert bytes(make_sim_bus(profile).device(0x40).regs) == before
+
+
+def test_a_hung_or_broken_camera_is_one_problem_line_not_a_hang():
+    import threading
+
+    from jetracer.doctor.devices import grab_frame
+
+    release = threading.Event()
+
+    class Hung:
+        def read(self):
+            release.wait(5.0)
+
+        def close(self):
+            pass
+
+    def broken():
+        raise RuntimeError("GStreamer: pipeline failed to start\nlong trace")
+
+    try:
+        hung = grab_frame(Hung, timeout_s=0.2)
+    finally:
+        release.set()
+    assert hung.status == "problem" and "no frame within" in hung.detail and "nvargus" in hung.fix
+    failed = grab_frame(broken, timeout_s=2.0)
+    assert failed.status == "problem" and failed.detail.endswith("pipeline failed to start")

@@ -213,8 +213,11 @@ def _bus_checks(bus, number, expected, profile):
     for address, (chip, role) in sorted(expected.items()):
         where = "%s 0x%02x" % (name, address)
         if address not in found:
-            checks.append(problem(where, "no %s (%s) answers at 0x%02x: the car gets [Errno 121] Remote I/O error"
-                                  % (chip.upper(), role, address), _fix(number, address)))
+            strangers = [a for a in sorted(found) if a not in expected and a != 0x70]
+            hint = "; answering instead: %s (an address jumper?)" % ", ".join("0x%02x" % a for a in strangers) \
+                if strangers else ""
+            checks.append(problem(where, "no %s (%s) answers at 0x%02x: the car gets [Errno 121] Remote I/O error%s"
+                                  % (chip.upper(), role, address, hint), _fix(number, address)))
             continue
         if found[address] == "busy":
             checks.append(warning(where, "0x%02x is held by a kernel driver (UU): cannot read the %s" % (
@@ -238,7 +241,7 @@ def _bus_checks(bus, number, expected, profile):
     for address in others:
         if address == 0x70 and any(chip == "pca9685" for chip, _ in expected.values()):
             continue  # every PCA9685 answers its all-call address too
-        guess = KNOWN_ADDRESSES.get(address, "unknown device")
+        guess = KNOWN_ADDRESSES.get(address, "unknown device")  # never poked: a 1-byte write is a command to some chips
         if expected:
             checks.append(ok("%s 0x%02x" % (name, address), "%s, not in the profile" % guess))
     return checks

@@ -24,7 +24,9 @@ servo lag of the profile apply to the agent exactly as to the car.
 
 Options: ``track`` (a built-in name, JSON path, or a list to draw one from per episode),
 ``randomize`` (domain randomisation of the camera, a new appearance each episode), ``image_size``
-(height, width), ``random_start`` (anywhere on the lap, a little off the line), ``frame_skip``.
+(height, width), ``random_start`` (anywhere on the lap, a little off the line), ``frame_skip``,
+``texture_px_per_m`` (the floor texture's resolution: by default scaled down with a small camera,
+which makes randomised resets, a repaint each, several times cheaper).
 """
 
 import math
@@ -34,11 +36,13 @@ import numpy as np
 from gymnasium import spaces
 
 from ..profile import Profile, load_profile, make_car
+from .renderer import Renderer
 from .world import SimWorld
 
 __all__ = ["JetRacerEnv", "ENV_ID", "register"]
 
 ENV_ID = "JetRacer-v0"
+_DEFAULT_PX_PER_M = 200.0  # the renderer's floor texture resolution, sized for a 224x224 camera
 
 
 class JetRacerEnv(gymnasium.Env):
@@ -46,7 +50,7 @@ class JetRacerEnv(gymnasium.Env):
 
     def __init__(self, track=None, seed=None, profile="sim", randomize=False, image_size=None,
                  time_limit_s=60.0, cte_penalty=1.0, off_track_penalty=5.0, terminate_off_track=True,
-                 random_start=False, frame_skip=1, channel_order="bgr", render_mode=None):
+                 random_start=False, frame_skip=1, channel_order="bgr", render_mode=None, texture_px_per_m=None):
         base = profile if isinstance(profile, Profile) else load_profile(profile, sim=True)
         data = base.to_dict()
         if image_size is not None:
@@ -70,6 +74,10 @@ class JetRacerEnv(gymnasium.Env):
         self.frame_skip = max(1, int(frame_skip))
         self.channel_order = channel_order
         self.render_mode = render_mode
+        if texture_px_per_m is None:  # a small camera needs a coarser floor: repainting it each episode is cheaper
+            longest = max(self.profile.camera["height"], self.profile.camera["width"])
+            texture_px_per_m = min(_DEFAULT_PX_PER_M, max(60.0, _DEFAULT_PX_PER_M * longest / 224.0))
+        self.texture_px_per_m = float(texture_px_per_m)
         self._base_seed = 0 if seed is None else int(seed)
         self._episode = 0
         self._worlds = {}
@@ -85,7 +93,12 @@ class JetRacerEnv(gymnasium.Env):
     def _world(self, track):
         key = track if isinstance(track, str) else id(track)
         if key not in self._worlds:
-            self._worlds[key] = SimWorld(self.profile, track=track, seed=self._base_seed, randomize=self.randomize)
+            world = SimWorld(self.profile, track=track, seed=self._base_seed, randomize=self.randomize)
+            if self.texture_px_per_m != _DEFAULT_PX_PER_M:
+                world.renderer = Renderer(world.track, self.profile.camera, randomize=self.randomize,
+                                          camera_forward_m=self.profile.sim["camera_forward_m"],
+                                          seed=self._base_seed, px_per_m=self.texture_px_per_m)
+            self._worlds[key] = world
         return self._worlds[key]
 
     def _switch(self, world):
