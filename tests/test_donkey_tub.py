@@ -108,6 +108,10 @@ def test_export_refuses_to_overwrite_and_bad_tubs_are_one_line_errors(tmp_path):
         read_tub(tmp_path / "xy")
     with pytest.raises(DataError, match="not a folder"):
         read_tub(tmp_path / "tub" / "keep.txt")
+    with pytest.raises(DataError, match="is a Donkeycar tub"):
+        export_tub([TUB], tmp_path / "t2")
+    with pytest.raises(DataError, match="is a file, not a folder"):
+        import_tubs([TUB], tmp_path / "tub" / "keep.txt")
     (tmp_path / "junk").mkdir()
     (tmp_path / "junk" / "manifest.json").write_bytes(b"\xff\xfe not json")
     with pytest.raises(DataError):

@@ -59,8 +59,9 @@ def _manifest(tub):
     try:
         text = path.read_bytes().decode("utf-8")
     except FileNotFoundError:
-        raise DataError("%s has no manifest.json: not a Donkeycar Tub v2 (a v1 tub has record_*.json files; "
-                        "convert it with `donkey tubclean` or Donkeycar's tub v1->v2 script)" % tub) from None
+        raise DataError("%s has no manifest.json: not a Donkeycar Tub v2 (a v1 tub has record_*.json files: "
+                        "convert it with Donkeycar first; an XY dataset goes the other way, with export-tub)"
+                        % tub) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise DataError("cannot read %s: %s" % (path, exc)) from None
     lines = [line for line in text.splitlines() if line.strip()]
@@ -92,7 +93,10 @@ def read_tub(tub, image_key=IMAGE_KEY, angle_key=ANGLE_KEY, throttle_key=THROTTL
     ``info``: {"inputs", "sessions", "deleted", "damaged", "missing_images", "metadata"}."""
     tub = Path(tub)
     inputs, types, metadata, manifest_meta, catalogs = _manifest(tub)
-    deleted = set(int(i) for i in catalogs.get("deleted_indexes", []) if isinstance(i, int))
+    listed = catalogs.get("deleted_indexes")
+    deleted = set(i for i in listed if isinstance(i, int)) if isinstance(listed, list) else set()
+    if not isinstance(catalogs["paths"], list):
+        raise DataError("%s is damaged (the catalog paths are not a list)" % (tub / _MANIFEST))
     info = {"inputs": dict(zip(inputs, types)) if isinstance(inputs, list) else {}, "metadata": metadata,
             "sessions": (manifest_meta.get("sessions") or {}).get("all_full_ids", []) if isinstance(
                 manifest_meta, dict) else [], "deleted": 0, "damaged": 0, "missing_images": 0}

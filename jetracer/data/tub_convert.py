@@ -107,7 +107,22 @@ def import_tubs(tubs, out, category="apex", gain=0.75, bias=0.0, lookahead=0.4):
     if not category or "/" in category or category.startswith("."):
         raise DataError("bad category name %r: use a plain folder name such as 'apex'" % (category,))
     folder = Path(out) / category
+    for path in (Path(out), folder):
+        if path.exists() and not path.is_dir():
+            raise DataError("--out %s: %s is a file, not a folder" % (out, path))
     totals = {"imported": 0, "deleted": 0, "skipped": 0, "tubs": len(tubs)}
+    try:
+        _import_into(tubs, folder, totals, gain, bias, lookahead)
+    except OSError as exc:  # disk full, read-only, permissions: one line, the samples written so far stay
+        raise DataError("writing %s failed after %d records: %s" % (
+            folder, totals["imported"], exc.strerror or exc)) from None
+    if not totals["imported"]:
+        raise DataError("no usable records in %s (%d deleted, %d skipped)" % (
+            ", ".join(str(t) for t in tubs), totals["deleted"], totals["skipped"]))
+    return totals
+
+
+def _import_into(tubs, folder, totals, gain, bias, lookahead):
     for tub in tubs:
         records, info = read_tub(tub)
         totals["deleted"] += info["deleted"]
@@ -149,10 +164,6 @@ def import_tubs(tubs, out, category="apex", gain=0.75, bias=0.0, lookahead=0.4):
             totals["imported"] += 1
         if entries:
             write_extra_labels(folder, entries)
-    if not totals["imported"]:
-        raise DataError("no usable records in %s (%d deleted, %d skipped)" % (
-            ", ".join(str(t) for t in tubs), totals["deleted"], totals["skipped"]))
-    return totals
 
 
 def export_tub(datasets, out, gain=0.75, bias=0.0, throttle=0.2, max_len=1000):
@@ -160,12 +171,24 @@ def export_tub(datasets, out, gain=0.75, bias=0.0, throttle=0.2, max_len=1000):
 
     ``user/angle`` = clamp(x_n * gain + bias), the steering the pilot would give for the label;
     the sidecar's exact ``steering`` instead where it gives the same label column (an imported
-tub's angles beyond the gain survive the round trip); ``user/throttle`` from the sidecar's
-``throttle`` when present, else ``throttle``."""
+    tub's angles beyond the gain survive the round trip); ``user/throttle`` from the sidecar's
+    ``throttle`` when present, else ``throttle``."""
     if not (isinstance(throttle, (int, float)) and math.isfinite(throttle) and -1.0 <= throttle <= 1.0):
         raise DataError("--throttle must be a number in [-1, 1], got %r" % (throttle,))
+    for folder in datasets:
+        if (Path(folder) / "manifest.json").is_file():
+            raise DataError("%s is a Donkeycar tub, not an XY dataset: `jetracer import-tub %s --out DIR` reads it"
+                            % (folder, folder))
     samples, _, _ = list_samples(datasets)
     samples = sorted(samples, key=_capture_time)  # a tub is a time series: Donkeycar splits and sequences by order
+    try:
+        return _export_into(samples, out, gain, bias, throttle, max_len)
+    except OSError as exc:
+        raise DataError("writing the tub %s failed: %s (nothing was left half-written)" % (
+            out, exc.strerror or exc)) from None
+
+
+def _export_into(samples, out, gain, bias, throttle, max_len):
     sidecars = {}
     written = skipped = 0
     with TubWriter(out, max_len=max_len, metadata={"exported_by": "jetracer"}) as tub:
