@@ -31,7 +31,7 @@ def camera_checks(host, profile, info):
         return checks
     if not devices:
         checks.append(problem("camera", "no /dev/video* device: the CSI camera is not detected",
-                              "power off, reseat the ribbon cable (contacts towards the board on a Nano B01), "
+                              "power off, reseat the ribbon cable (contacts the right way round, latch pushed home), "
                               "and check `dmesg | grep -i imx`"))
     else:
         checks.append(ok("camera", "CSI camera, video devices: %s" % ", ".join(devices)))
