@@ -125,14 +125,17 @@ def test_nano_jetpack_46_in_good_shape_reads_every_chip_and_changes_no_register(
 
 def test_nano_with_the_usual_bring_up_faults_names_each_fix_and_exits_3(tmp_path):
     root = _tree(tmp_path, NANO_RELEASE, "NVIDIA Jetson Nano Developer Kit", i2c=(1,), video=(0,),
-                 groups="i2c:x:108:\nvideo:x:44:\n")
+                 groups="i2c:x:108:\nvideo:x:44:\n", cpu_khz=(102000, 1479000))
     bus = _car_bus(pca=False)  # the PWM board is on another address / not wired
     bus.attach(PCA9685Twin(0x41 + 0x20))
     host = _host(root, _nano_modules(torchvision="0.13.0"), {1: bus},
                  commands={"systemctl is-active nvargus-daemon": (3, "failed"),
                            "nvpmodel -q": (0, "NV Power Mode: 5W\n1")})
+    host.disk_free = lambda path: (300e6, 32e9)  # a full SD card
     checks = run_checks(_profile(), host=host, python_version=(3, 6, 9))
     found = _by_name(checks)
+    assert found["disk"].status == "problem" and "0.3 GB free" in found["disk"].detail
+    assert found["clocks"].status == "warning" and "jetson_clocks" in found["clocks"].fix
     assert found["i2c-1 0x40"].status == "problem" and "Remote I/O" in found["i2c-1 0x40"].detail
     assert "answering instead: 0x61" in found["i2c-1 0x40"].detail
     assert "i2cdetect -y -r 1" in found["i2c-1 0x40"].fix
