@@ -113,6 +113,9 @@ def test_nano_jetpack_46_in_good_shape_reads_every_chip_and_changes_no_register(
     assert found["python"].status == "ok"
     assert found["torch"].status == "ok" and "torchvision 0.11.1" in found["torch"].detail
     assert "50 Hz" in found["i2c-1 0x40"].detail and "running" in found["i2c-1 0x40"].detail
+    steering_us = pca.pulse_us(0)  # what a scope would see, from the twin
+    assert "steering %.0f us, throttle %.0f us" % (steering_us, pca.pulse_us(1)) in found["i2c-1 0x40"].detail
+    assert abs(steering_us - 1500) > 100  # the held steering shows, not just neutral
     assert "INA219" in found["i2c-1 0x41"].detail and found["i2c-1 0x41"].status == "ok"
     assert "SSD1306" in found["i2c-1 0x3c"].detail
     assert found["nvargus"].status == "ok"

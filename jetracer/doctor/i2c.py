@@ -102,13 +102,32 @@ def scan_bus(bus):
     return found
 
 
-def _pca9685(bus, address):
-    """(status, text) for a PCA9685: MODE1 (asleep or running) and the PWM frequency."""
+def _pulse_us(bus, address, channel, hz):
+    """The pulse a channel puts out now, from its LEDn_ON/OFF registers (byte by byte: the chip's
+    auto-increment may be off), or None when the output is off."""
+    on_l, on_h, off_l, off_h = (bus.read_register(address, 0x06 + 4 * channel + i)[0] for i in range(4))
+    if off_h & 0x10:
+        return None  # full off
+    if on_h & 0x10:
+        return 1e6 / hz  # full on
+    ticks = (((off_h & 0x0F) << 8) | off_l) - (((on_h & 0x0F) << 8) | on_l)
+    return (ticks % 4096) * 1e6 / (hz * 4096.0)
+
+
+def _pca9685(bus, address, channels=()):
+    """(status, text) for a PCA9685: MODE1 (asleep or running), the PWM frequency, and the pulses
+    on ``channels`` ({name: channel}) as a scope would see them."""
     mode1 = bus.read_register(address, 0x00)[0]
     prescale = bus.read_register(address, 0xFE)[0]
     hz = _OSCILLATOR_HZ / (4096.0 * (prescale + 1))
     state = "asleep (normal until jetracer starts)" if mode1 & 0x10 else "running"
     text = "PCA9685: MODE1 0x%02x %s, %.0f Hz" % (mode1, state, hz)
+    if channels and not mode1 & 0x10 and prescale >= 3:
+        pulses = []
+        for name, channel in channels:
+            us = _pulse_us(bus, address, channel, hz)
+            pulses.append("%s %s" % (name, "off" if us is None else "%.0f us" % us))
+        text += ", " + ", ".join(pulses)
     if prescale < 3:
         return "problem", text + " (PRE_SCALE 0x%02x is below the chip's minimum: not a PCA9685?)" % prescale
     return "ok", text
@@ -147,6 +166,16 @@ def _expected(profile):
     if profile.display["enabled"]:
         out.setdefault(profile.display["i2c_address"], ("ssd1306", "OLED"))
     return out
+
+
+def _channels(profile, address):
+    """[(name, channel)] the profile drives on the PCA9685 at ``address`` (servo and ESC pins)."""
+    car = profile.car
+    if address != car["i2c_address"]:
+        return []
+    if car["type"] == "nvidia":
+        return [("steering", car["steering_channel"]), ("throttle", car["throttle_channel"])]
+    return [("steering", car["steering_channel"])]
 
 
 def _bus_numbers(host):
@@ -225,7 +254,7 @@ def _bus_checks(bus, number, expected, profile):
             continue
         try:
             if chip == "pca9685":
-                status, text = _pca9685(bus, address)
+                status, text = _pca9685(bus, address, _channels(profile, address))
             elif chip == "ina219":
                 status, text = _ina219(bus, address, profile.battery["cells"])
             else:
