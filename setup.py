@@ -42,10 +42,13 @@ setup(
         "onnx": ["onnx>=1.12", "onnxruntime>=1.12", "onnxscript>=0.1; python_version >= '3.10'"],
         "gamepad": ["evdev>=1.4; sys_platform == 'linux'"],
         "web": ["tornado>=5.1"],  # 6.1 is the last for Python 3.6; JupyterLab brings it to the car anyway
+        "gym": ["gymnasium>=0.29; python_version >= '3.8'"],  # jetracer.sim.gym (Python 3.8+ only)
+        "rl": ["gymnasium>=0.29; python_version >= '3.8'", "stable-baselines3>=2.0; python_version >= '3.8'"],
         "notebooks": ["jupyterlab>=3", "ipywidgets>=8", "ipyevents>=2", "ipykernel>=6"],
         "dev": ["pytest>=7", "pytest-benchmark>=4", "pytest-timeout>=2", "ruff>=0.5", "vermin>=1.6",
                 "nbclient>=0.7", "nbformat>=5", "ipykernel>=6", "ipywidgets>=8", "ipyevents>=2",
-                "tornado>=5.1", "playwright>=1.20; python_version >= '3.9'"],
+                "tornado>=5.1", "playwright>=1.20; python_version >= '3.9'",
+                "gymnasium>=0.29; python_version >= '3.8'"],
     },
     entry_points={"console_scripts": ["jetracer=jetracer.cli:main"]},
     classifiers=["Programming Language :: Python :: 3", "Operating System :: POSIX :: Linux",
