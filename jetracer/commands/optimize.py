@@ -29,17 +29,19 @@ def add_arguments(parser):
     parser.add_argument("--calib-frames", type=positive_int, default=CALIBRATION_FRAMES, metavar="N",
                         help="frames to calibrate int8 on (default %d; fewer lets activations clip)"
                              % CALIBRATION_FRAMES)
-    parser.add_argument("--tolerance", type=number_in(float, 0.0), default=0.05, metavar="DX",
+    parser.add_argument("--tolerance", type=number_in(float, 0.0, 2.0), default=0.05, metavar="DX",
                         help="largest accepted max |dx| against the fp32 model, in normalised x (default 0.05)")
     parser.add_argument("--force", action="store_true", help="write the engine even beyond --tolerance")
-    parser.add_argument("--threads", type=positive_int, default=None, metavar="N",
+    parser.add_argument("--threads", type=number_in(int, 1, 256), default=None, metavar="N",
                         help="onnxruntime intra-op threads (default: usable cores, at most 4)")
     parser.add_argument("--out", required=True, metavar="ENGINE", help="engine file to write (atomically)")
 
 
 def run(args):
     from ..engine.optimize import optimize_model
+    from ..util.atomic import check_output_file
 
+    check_output_file(args.out, "--out")  # a wrong path fails now, not after the build
     started = time.time()
     print("building an engine from %s (backend %s, precision %s) ..." % (args.model, args.backend, args.precision),
           flush=True)
