@@ -121,8 +121,10 @@ class BatteryMonitor(traitlets.HasTraits):
                  period_s=1.0, clock=time.monotonic, i2c_bus=None):
         super().__init__()
         _curve(chemistry)
-        if not 1 <= int(cells) <= 8:
-            raise ValueError("cells must be 1-8, got %r" % cells)
+        from .profile import BATTERY_MAX_CELLS
+
+        if not 1 <= int(cells) <= BATTERY_MAX_CELLS:
+            raise ValueError("cells must be 1-%d (the INA219 reads at most 26 V), got %r" % (BATTERY_MAX_CELLS, cells))
         if not 0 <= critical_percent <= low_percent <= 100:
             raise ValueError("need 0 <= critical_percent <= low_percent <= 100")
         self.address = address

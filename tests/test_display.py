@@ -193,7 +193,7 @@ def test_display_command_writes_a_snapshot(tmp_path, capsys):
 def test_display_command_once_without_a_car_is_one_error_line(capsys, tmp_path, monkeypatch):
     profile = tmp_path / "car.toml"
     profile.write_text('[car]\nname = "x"\ni2c_bus = 250\n[display]\nenabled = true\n')
-    assert main(["display", "--profile", str(profile), "--once"]) == 1
+    assert main(["display", "--profile", str(profile), "--once"]) == 3
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "i2c-250" in err and len(err.strip().splitlines()) == 1
 

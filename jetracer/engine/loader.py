@@ -127,10 +127,16 @@ def load_engine(path, backend="auto", device=None, threads=None, precision="auto
                           % (path, what, path)) from None
     if head == MAGIC:
         header, payload = read_engine_file(path)
+        check_engine_header(header, path)
         if precision not in ("auto", header.get("precision")):
             raise EngineError("%s is a %s engine, not %s: build a %s one with `jetracer optimize --precision %s`"
                               % (path, header.get("precision"), precision, precision, precision))
-        return engine_from_file_parts(header, payload, path, backend=backend, device=device, threads=threads)
+        try:
+            return engine_from_file_parts(header, payload, path, backend=backend, device=device, threads=threads)
+        except (TypeError, ValueError, KeyError, IndexError, AttributeError, MemoryError) as exc:
+            raise EngineError("%s does not describe a usable engine (%s: %s): was it edited? "
+                              "rebuild it with `jetracer optimize MODEL.pth --out %s`"
+                              % (path, type(exc).__name__, exc, path)) from None
     if head[:4] == b"PK\x03\x04" or head[:1] == b"\x80":  # torch.save: zip archive or legacy pickle
         try:
             model, meta = load_model_file(path)
@@ -150,6 +156,43 @@ def load_engine(path, backend="auto", device=None, threads=None, precision="auto
         return build_engine(model, meta, backend=backend, precision=precision, device=device, threads=threads)
     raise EngineError("%s is neither a jetracer engine nor a model checkpoint: build an engine with "
                       "`jetracer optimize MODEL.pth --out %s`" % (path, path))
+
+
+def check_engine_header(header, path):
+    """One line naming the field when an engine header was edited into something unusable: an input
+    size, normalisation or padding a backend would otherwise turn into a crash, a memory blow-up or
+    silently wrong steering. (The checksum covers the payload only; the header is plain JSON.)"""
+    import math
+    import numbers
+
+    def numbers_of(value, count, kind=numbers.Real):
+        return (isinstance(value, (list, tuple)) and len(value) == count and all(
+            isinstance(v, kind) and not isinstance(v, bool) and math.isfinite(v) for v in value))
+
+    def bad(field, rule):
+        return EngineError("%s: header field %r = %r %s (was the file edited?): rebuild it with `jetracer optimize "
+                           "MODEL.pth --out %s`" % (path, field, header.get(field), rule, path))
+
+    size = header.get("input_size")
+    if not numbers_of(size, 2, numbers.Integral) or not all(16 <= v <= 1024 for v in size):
+        raise bad("input_size", "must be [height, width], 16-1024 pixels")
+    for field in ("mean", "std"):
+        if field in header and not numbers_of(header[field], 3):
+            raise bad(field, "must be 3 numbers")
+    if "std" in header and not all(v > 0 for v in header["std"]):
+        raise bad("std", "must be 3 numbers above 0")
+    if header.get("precision", "fp32") not in ("fp32", "fp16", "int8"):
+        raise bad("precision", "must be fp32, fp16 or int8")
+    if "pad" in header and (not numbers_of(header["pad"], 2, numbers.Integral) or
+                            not all(0 <= v <= 512 for v in header["pad"])):
+        raise bad("pad", "must be 2 integers 0-512")
+    if "pad_value" in header and not numbers_of(header["pad_value"], 3):
+        raise bad("pad_value", "must be 3 numbers")
+    categories = header.get("categories", ["road"])
+    if not (isinstance(categories, list) and categories and all(isinstance(c, str) for c in categories)):
+        raise bad("categories", "must be a list of names")
+    if header.get("channel_order", "RGB") not in ("RGB", "BGR"):
+        raise bad("channel_order", "must be RGB or BGR")
 
 
 def _is_plain_torch2trt_file(path):
