@@ -224,7 +224,7 @@ def test_snapshot_when_nothing_could_be_drawn_is_one_error_line(tmp_path, capsys
         raise OSError("cannot open resource")
     monkeypatch.setattr(jetracer.display, "load_font", no_font)
     out = tmp_path / "status.png"
-    assert main(["display", "--profile", "sim", "--sim", "--snapshot", str(out)]) == 1
+    assert main(["display", "--profile", "sim", "--sim", "--snapshot", str(out)]) == 3
     err = capsys.readouterr().err
     assert err.startswith("error: drawing failed: cannot open resource") and len(err.strip().splitlines()) == 1
     assert not out.exists()
