@@ -190,7 +190,7 @@ class BatteryMonitor(traitlets.HasTraits):
         now = self.clock() if now is None else now
         try:
             raw = self.read_raw()
-        except OSError as exc:
+        except Exception as exc:  # noqa: BLE001 - OSError usually; a bus library may raise its own types
             self.error = "battery read failed at 0x%02x on I2C bus %s: %s" % (self.address, self.bus_name, exc)
             raise HardwareError(self.error + ": check the wiring") from None
         raw["time"] = now

@@ -36,6 +36,16 @@ class _OnceReportingHandler(logging.handlers.RotatingFileHandler):
         if not getattr(self, "_failed", False):
             super().emit(record)
 
+    def close(self):
+        try:
+            super().close()
+        except OSError as exc:  # the last flush hit the same full disk
+            if not getattr(self, "_failed", False):
+                self._failed = True
+                from .util.atomic import describe_os_error
+
+                log.error("telemetry log stopped: %s", describe_os_error(exc, self.baseFilename))
+
 
 class Telemetry:
     """Collects one record per processed frame; writes JSONL if ``log_path`` is set."""

@@ -38,13 +38,16 @@ def run(args):
     from ..data.collect import collect
     from ..errors import UsageError
     from ..profile import load_profile
+    from ..sim.track import Track
     from ..util.atomic import check_output_dir
 
     if not args.category or "/" in args.category or args.category.startswith("."):
         raise UsageError("--category %r: use a plain folder name such as 'apex'" % args.category)
     profile = load_profile(args.profile, sim=True)
-    check_output_dir(args.out, "--out")  # a wrong path fails now, before the simulator starts
     tracks = args.track or [profile.sim["track"]]
+    for track in tracks:  # a bad track file fails now, before anything is written
+        Track.load(track, wheelbase_m=profile.sim["wheelbase_m"], max_steer_deg=profile.sim["max_steer_deg"])
+    check_output_dir(args.out, "--out")  # a wrong path fails now, before the simulator starts
     shares = [args.frames // len(tracks) + (1 if i < args.frames % len(tracks) else 0) for i in range(len(tracks))]
     total = 0
     for i, (track, frames) in enumerate(zip(tracks, shares)):

@@ -144,6 +144,7 @@ class DriveSession:
         return BatteryMonitor.from_profile(self.profile, i2c=bus)
 
     def drive(self):
+        from ..errors import HardwareError
         from ..pilot import Pilot
 
         args = self.args
@@ -158,7 +159,10 @@ class DriveSession:
             def advance():
                 self.world.step(self.world.frame_period)
                 if self.battery is not None:
-                    self.battery.update()
+                    try:
+                        self.battery.update()
+                    except HardwareError:  # as the monitor's thread does: its error trait tells the pilot
+                        pass
             run = lambda: pilot.run(should_stop=should_stop, before_frame=advance)  # noqa: E731
         else:
             run = lambda: self._run_free(pilot, should_stop)  # noqa: E731

@@ -30,7 +30,7 @@ def describe_os_error(exc, path=None):
     path = path or exc.filename or "?"
     code = exc.errno
     if code == errno.ENOSPC or code == errno.EDQUOT:
-        return "disk full writing %s (%s free): free some space and retry; the previous file is unchanged" % (
+        return "disk full writing %s (%s free): free some space and retry" % (
             path, _free_space(path))
     if code == errno.EISDIR:
         return "%s is a folder: give a file name" % path
@@ -169,10 +169,12 @@ def atomic_save_torch(obj, path):
     with atomic_path(path) as tmp:
         try:
             torch.save(obj, str(tmp))
-        except RuntimeError as exc:  # torch's C++ writer reports a full disk as "file write failed"
+        except RuntimeError as exc:  # torch's C++ writer: "file write failed", "unexpected pos 128 vs 0"...
+            if _nearly_full(tmp):
+                raise OSError(errno.ENOSPC, "No space left on device") from None
             if "write" not in str(exc).lower():
                 raise
-            raise OSError(errno.ENOSPC if _nearly_full(tmp) else errno.EIO, str(exc).split("\n")[0]) from None
+            raise OSError(errno.EIO, str(exc).split("\n")[0]) from None
 
 
 def _nearly_full(path):
