@@ -591,3 +591,47 @@ def test_real_process_bad_inputs(argv, code, words, tmp_path):
     got, err = _run(argv, tmp_path)
     assert_one_line(got, err, code, words)
     assert hashes(tmp_path) == before
+
+
+@pytest.mark.parametrize("field,value", [("input_size", [64, 10 ** 7]), ("std", [0.2, 0.0, 0.2]),
+                                         ("categories", "apex"), ("version", "2"), ("mean", [0.5])])
+def test_an_edited_checkpoint_is_one_line_naming_the_field(field, value, tiny_model, tmp_path, capsys):
+    import torch
+
+    try:
+        obj = torch.load(str(tiny_model), map_location="cpu", weights_only=True)
+    except TypeError:  # torch < 1.13 (JetPack 4)
+        obj = torch.load(str(tiny_model), map_location="cpu")
+    obj[field] = value
+    edited = tmp_path / "edited.pth"
+    torch.save(obj, str(edited))
+    before = hashes(tmp_path)
+    code, err = run_cli(["optimize", edited, "--backend", "torch", "--out", tmp_path / "x.engine"], capsys)
+    assert_one_line(code, err, 2, "edited.pth", field if field != "version" else "version")
+    assert hashes(tmp_path) == before
+
+
+def test_a_video_opencv_cannot_write_is_reported_after_the_drive(tmp_path, capsys, monkeypatch):
+    """OpenCV without an mp4 encoder opens no writer and says nothing: the drive goes on, the run
+    ends with one line and exit 3 (was: exit 0 and no file), and the previous video is whole."""
+    import cv2
+
+    class NoCodec:
+        def __init__(self, *args):
+            pass
+
+        def isOpened(self):
+            return False
+
+        def release(self):
+            pass
+
+    monkeypatch.setattr(cv2, "VideoWriter", NoCodec)
+    video = tmp_path / "run.mp4"
+    video.write_bytes(b"the previous video")
+    metrics = tmp_path / "m.json"
+    code, err = run_cli(EXPERT + ["--duration", "0.3", "--video", video, "--metrics-json", metrics], capsys)
+    assert_one_line(code, err, 3, "run.mp4", "cannot write")
+    assert video.read_bytes() == b"the previous video"
+    assert json.loads(metrics.read_text())["stop_reason"] == "duration"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "run.mp4"]  # no temp file left

@@ -88,6 +88,7 @@ class DriveSession:
         self.camera = None
         self.battery = None
         self.recorder = None
+        self.video_error = None
         self.pilot_name = "expert" if args.pilot == "expert" else None
         try:
             self._build()
@@ -222,9 +223,19 @@ class DriveSession:
         return None
 
     def _record_video(self, rec):
+        """One frame into the video. A video that cannot be written (no codec, disk full) stops
+        recording, not the drive: the error is reported once after the drive, which then exits 3."""
+        if self.video_error is not None:
+            return
         frame = self.camera.latest()
         if frame is not None:
-            self.recorder.add(frame.image, rec.get("x"), rec.get("y"), rec.get("steering"), rec.get("throttle"))
+            try:
+                self.recorder.add(frame.image, rec.get("x"), rec.get("y"), rec.get("steering"), rec.get("throttle"))
+            except OSError as exc:
+                from ..util.atomic import output_error
+
+                self.video_error = output_error(exc, self.recorder.path)
+                log.error("video recording stopped: %s", self.video_error)
 
     def close(self):
         """Close every part; returns the error of finishing the video (or None) for after the report."""
@@ -247,7 +258,7 @@ class DriveSession:
                 from ..util.atomic import output_error
 
                 late_error = output_error(exc, self.recorder.path)
-        return late_error
+        return self.video_error or late_error
 
 
 def _one_line(exc):

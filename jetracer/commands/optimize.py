@@ -9,9 +9,12 @@ import time
 from pathlib import Path
 
 from ..engine.optimize import CALIBRATION_FRAMES, PARITY_FRAMES
-from ._common import number_in, positive_int
+from ._common import number_in
 
 __all__ = ["add_arguments", "run"]
+
+#: frames are held in memory (224x224 BGR: 150 kB each): 4096 is 600 MB
+MAX_FRAMES = 4096
 
 
 def add_arguments(parser):
@@ -24,9 +27,9 @@ def add_arguments(parser):
     parser.add_argument("--calib", metavar="DIR", default=None,
                         help="XY dataset folder: some images calibrate int8, the others check parity "
                              "(default: simulator frames)")
-    parser.add_argument("--frames", type=positive_int, default=PARITY_FRAMES, metavar="N",
+    parser.add_argument("--frames", type=number_in(int, 1, MAX_FRAMES), default=PARITY_FRAMES, metavar="N",
                         help="frames for the parity check (default %d)" % PARITY_FRAMES)
-    parser.add_argument("--calib-frames", type=positive_int, default=CALIBRATION_FRAMES, metavar="N",
+    parser.add_argument("--calib-frames", type=number_in(int, 1, MAX_FRAMES), default=CALIBRATION_FRAMES, metavar="N",
                         help="frames to calibrate int8 on (default %d; fewer lets activations clip)"
                              % CALIBRATION_FRAMES)
     parser.add_argument("--tolerance", type=number_in(float, 0.0, 2.0), default=0.05, metavar="DX",

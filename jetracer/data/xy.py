@@ -131,9 +131,10 @@ def find_categories(roots):
                 names.add(name)
             else:
                 empty.setdefault(name, folder)
-    for name, folder in sorted(empty.items()):
-        if name not in names:
-            log.warning("ignoring category folder %s: it holds no {x}_{y}_{uuid}.jpg samples", folder)
+    if names:  # with no samples at all, the caller's one-line "no samples" says it better than a list
+        for name, folder in sorted(empty.items()):
+            if name not in names:
+                log.warning("ignoring category folder %s: it holds no {x}_{y}_{uuid}.jpg samples", folder)
     return sorted(names)
 
 

@@ -165,6 +165,8 @@ def check_engine_header(header, path):
     import math
     import numbers
 
+    from ..models.checkpoint import check_model_meta
+
     def numbers_of(value, count, kind=numbers.Real):
         return (isinstance(value, (list, tuple)) and len(value) == count and all(
             isinstance(v, kind) and not isinstance(v, bool) and math.isfinite(v) for v in value))
@@ -173,14 +175,11 @@ def check_engine_header(header, path):
         return EngineError("%s: header field %r = %r %s (was the file edited?): rebuild it with `jetracer optimize "
                            "MODEL.pth --out %s`" % (path, field, header.get(field), rule, path))
 
-    size = header.get("input_size")
-    if not numbers_of(size, 2, numbers.Integral) or not all(16 <= v <= 1024 for v in size):
-        raise bad("input_size", "must be [height, width], 16-1024 pixels")
-    for field in ("mean", "std"):
-        if field in header and not numbers_of(header[field], 3):
-            raise bad(field, "must be 3 numbers")
-    if "std" in header and not all(v > 0 for v in header["std"]):
-        raise bad("std", "must be 3 numbers above 0")
+    def engine_error(message):
+        return EngineError("%s; rebuild it with `jetracer optimize MODEL.pth --out %s`" % (
+            message.replace(": rebuild or retrain it", ""), path))
+
+    check_model_meta(header, path, engine_error)
     if header.get("precision", "fp32") not in ("fp32", "fp16", "int8"):
         raise bad("precision", "must be fp32, fp16 or int8")
     if "pad" in header and (not numbers_of(header["pad"], 2, numbers.Integral) or
@@ -188,11 +187,6 @@ def check_engine_header(header, path):
         raise bad("pad", "must be 2 integers 0-512")
     if "pad_value" in header and not numbers_of(header["pad_value"], 3):
         raise bad("pad_value", "must be 3 numbers")
-    categories = header.get("categories", ["road"])
-    if not (isinstance(categories, list) and categories and all(isinstance(c, str) for c in categories)):
-        raise bad("categories", "must be a list of names")
-    if header.get("channel_order", "RGB") not in ("RGB", "BGR"):
-        raise bad("channel_order", "must be RGB or BGR")
 
 
 def _is_plain_torch2trt_file(path):
