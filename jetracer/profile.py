@@ -401,6 +401,8 @@ def resolve_profile_path(name_or_path):
     if candidate.suffix == ".toml" or os.sep in str(name_or_path):
         if candidate.is_file():
             return candidate
+        if candidate.is_dir():
+            raise ProfileError("profile %s is a folder: give a .toml file" % name_or_path)
         raise ProfileError("profile file %s not found" % name_or_path)
     for folder in profile_dirs():
         path = folder / (str(name_or_path) + ".toml")

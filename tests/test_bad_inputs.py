@@ -204,7 +204,7 @@ def _out_cases(tmp_path, tiny_model, dataset):
     return [
         (EXPERT + ["--duration", "0.1", "--metrics-json", folder], "is a folder"),
         (EXPERT + ["--duration", "0.1", "--metrics-json", a_file / "m.json"], "is a file, not a folder"),
-        (EXPERT + ["--duration", "0.1", "--video", folder], "video"),
+        (EXPERT + ["--duration", "0.1", "--video", folder], "is a folder"),
         (EXPERT + ["--duration", "0.1", "--video", a_file / "v.mp4"], "is a file, not a folder"),
         (EXPERT + ["--duration", "0.1", "--video", tmp_path / "v.txt"], ".mp4"),
         (["collect", "--sim", "--frames", "2", "--out", a_file], "is a file, not a folder"),
@@ -321,7 +321,7 @@ def _file_cases(tmp_path, tiny_model, tiny_engine):
     return [
         (EXPERT + ["--profile", not_utf8, "--duration", "0.1"], "not UTF-8"),
         (EXPERT + ["--profile", truncated, "--duration", "0.1"], "not valid TOML"),
-        (EXPERT + ["--profile", folder_toml, "--duration", "0.1"], "not found"),
+        (EXPERT + ["--profile", folder_toml, "--duration", "0.1"], "is a folder"),
         (EXPERT + ["--track", track_latin1, "--duration", "0.1"], "not UTF-8"),
         (EXPERT + ["--track", track_cut, "--duration", "0.1"], "not valid JSON"),
         (EXPERT + ["--track", track_huge, "--duration", "0.1"], "at most 40 m"),

@@ -37,10 +37,11 @@ def number_in(kind, low=None, high=None, what=None):
         if what:
             return what
         name = "an integer" if kind is int else "a number"
+        fmt = "%d" if kind is int else "%g"
         if low is not None and high is not None:
-            return "%s in [%g, %g]" % (name, low, high)
+            return ("%s in [" + fmt + ", " + fmt + "]") % (name, low, high)
         if low is not None:
-            return "%s >= %g" % (name, low)
+            return ("%s >= " + fmt) % (name, low)
         return name
 
     def parse(text):

@@ -43,9 +43,9 @@ class VideoRecorder:
         from .atomic import check_output_file
 
         self.path = Path(path)
+        check_output_file(self.path, "video")
         if self.path.suffix.lower() not in self.SUFFIXES:
             raise OutputError("video %s: the name must end in %s" % (path, ", ".join(self.SUFFIXES)), exit_code=2)
-        check_output_file(self.path, "video")
         self.fps = float(fps)
         self.max_frames = max_frames
         self.count = 0
