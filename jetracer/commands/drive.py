@@ -262,8 +262,11 @@ class DriveSession:
 
 
 def _one_line(exc):
-    """``Type: message`` on one line, for the log and the metrics JSON."""
-    return "unexpected %s: %s" % (type(exc).__name__, " ".join(str(exc).split()))
+    """What stopped the drive, on one line, for the log and the metrics JSON."""
+    from ..errors import JetracerError
+
+    text = " ".join(str(exc).split())
+    return text if isinstance(exc, JetracerError) else "unexpected %s: %s" % (type(exc).__name__, text)
 
 
 def _tee(first, second):
