@@ -121,8 +121,10 @@ class BatteryMonitor(traitlets.HasTraits):
                  period_s=1.0, clock=time.monotonic, i2c_bus=None):
         super().__init__()
         _curve(chemistry)
-        if not 1 <= int(cells) <= 8:
-            raise ValueError("cells must be 1-8, got %r" % cells)
+        from .profile import BATTERY_MAX_CELLS
+
+        if not 1 <= int(cells) <= BATTERY_MAX_CELLS:
+            raise ValueError("cells must be 1-%d (the INA219 reads at most 26 V), got %r" % (BATTERY_MAX_CELLS, cells))
         if not 0 <= critical_percent <= low_percent <= 100:
             raise ValueError("need 0 <= critical_percent <= low_percent <= 100")
         self.address = address
@@ -188,7 +190,7 @@ class BatteryMonitor(traitlets.HasTraits):
         now = self.clock() if now is None else now
         try:
             raw = self.read_raw()
-        except OSError as exc:
+        except Exception as exc:  # noqa: BLE001 - OSError usually; a bus library may raise its own types
             self.error = "battery read failed at 0x%02x on I2C bus %s: %s" % (self.address, self.bus_name, exc)
             raise HardwareError(self.error + ": check the wiring") from None
         raw["time"] = now

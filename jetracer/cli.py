@@ -7,8 +7,9 @@ import argparse
 import importlib
 import logging
 import sys
+import traceback
 
-from .errors import JetracerError
+from .errors import FAULT_EXIT, JetracerError
 from .safety import StopSignal
 
 __all__ = ["main", "COMMANDS"]
@@ -66,12 +67,30 @@ def main(argv=None):
     try:
         return int(_load(args._module).run(args) or 0)
     except JetracerError as exc:
-        sys.stderr.write("error: %s\n" % exc)
-        return 1
+        return _one_line_error(str(exc), exc.exit_code)
     except (KeyboardInterrupt, StopSignal) as exc:
         # a signal outside a driving loop (start-up, calibration): the handler already wrote neutral
         sys.stderr.write("stopped: %s\n" % (exc or "interrupted"))
         return 0 if isinstance(exc, StopSignal) else 130
+    except OSError as exc:  # a file or device the command touched: say which and why
+        from .util.atomic import describe_os_error
+
+        return _one_line_error(describe_os_error(exc), FAULT_EXIT)
+    except MemoryError:
+        return _one_line_error("out of memory: use smaller sizes (batch size, frames, input size)", FAULT_EXIT)
+    except Exception as exc:  # noqa: BLE001 - a bug, still reported as one line (traceback with -v)
+        if args.verbose:
+            traceback.print_exc()
+        return _one_line_error("unexpected %s in `jetracer %s`: %s (a bug: rerun with -v for the traceback, "
+                               "and report it)" % (type(exc).__name__, args.command, exc), FAULT_EXIT)
+
+
+def _one_line_error(message, code):
+    """``error: message`` on stderr as exactly one line; returns the exit status."""
+    text = " ".join(str(message).split()) or "failed"
+    sys.stderr.write("error: %s\n" % text)
+    sys.stderr.flush()
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover

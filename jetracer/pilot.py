@@ -285,12 +285,12 @@ class Pilot(traitlets.HasTraits):
             return
         except traitlets.TraitError as exc:  # a non-finite manual command: the car refused it
             raise _Fault(StopReason.ENGINE_ERROR, str(exc)) from exc
-        except OSError as exc:
-            log.warning("I2C write failed (%s); retrying once", exc)
+        except Exception as exc:  # noqa: BLE001 - OSError usually; a bus library may raise anything
+            log.warning("I2C write failed (%s: %s); retrying once", type(exc).__name__, exc)
         try:
             self.car.apply()  # the traits hold the new commands; write them even though unchanged
-        except OSError as exc:
-            raise _Fault(StopReason.I2C_ERROR, "I2C write failed twice: %s" % exc) from exc
+        except Exception as exc:  # noqa: BLE001 - a fault with its stop reason, never a traceback
+            raise _Fault(StopReason.I2C_ERROR, "I2C write failed twice: %s: %s" % (type(exc).__name__, exc)) from exc
 
     # -- the loop ----------------------------------------------------------------------------------
     def _next_frame(self):

@@ -275,7 +275,7 @@ class Profile:
         for key in ("stale_frame_s",):
             need(pilot[key] > 0, "pilot", key, "must be > 0")
         need(self.sections["camera"]["stale_limit_s"] > 0, "camera", "stale_limit_s", "must be > 0")
-        need(1 <= battery["cells"] <= 12, "battery", "cells", "must be 1-12")
+        need(1 <= battery["cells"] <= BATTERY_MAX_CELLS, "battery", "cells", "must be 1-%d" % BATTERY_MAX_CELLS)
         need(0.0 <= battery["critical_percent"] < battery["low_percent"] <= 100.0, "battery", "critical_percent",
              "must be below low_percent, both in [0, 100]")
         need(self.sections["display"]["height"] in (32, 64), "display", "height", "an SSD1306 is 32 or 64 rows")
@@ -287,6 +287,8 @@ class Profile:
         need(1 <= web["jpeg_quality"] <= 95, "web", "jpeg_quality", "must be 1-95")
         need(web["login_attempts"] >= 1, "web", "login_attempts", "must be >= 1")
         need(not web["token"] or len(web["token"]) >= 8, "web", "token", "must be at least 8 characters (or empty)")
+
+        _check_sizes_and_rates(self.sections, where)
 
     # -- safety envelope (issue 16): values that pass the type check but could drive the car ------
     def _check_safety(self, where):
@@ -358,6 +360,107 @@ class Profile:
         return "Profile(%r)" % (str(self.path) if self.path else self.name)
 
 
+# -- bounds of the non-safety numbers (issue 17) ---------------------------------------------------
+# Sizes, rates, counts and durations a device or the simulator can actually take, so a profile
+# value fails at load with the file and key named, not as a ZeroDivisionError in the renderer or
+# a monitor that refuses what the profile allowed. The safety envelope (pulses, gains, throttle,
+# stale and watchdog limits) is checked in ``Profile._check_ranges`` above.
+
+#: the INA219 measures at most 26 V on its bus pin: 6 cells of 4.2 V (LiPo and Li-ion full charge).
+#: The battery monitor refuses more with the same bound.
+BATTERY_MAX_CELLS = 6
+
+#: diagonal field of view a simulated lens can have (the renderer's limits)
+CAMERA_FOV_LIMITS_DEG = {"fisheye": (10.0, 200.0), "pinhole": (10.0, 170.0)}
+
+#: (section, key) -> (low, high, what the bound protects); both ends included
+VALUE_BOUNDS = {
+    ("camera", "width"): (16, 1920, "pixels delivered to the pilot"),
+    ("camera", "height"): (16, 1920, "pixels delivered to the pilot"),
+    ("camera", "capture_width"): (16, 4096, "sensor pixels"),
+    ("camera", "capture_height"): (16, 4096, "sensor pixels"),
+    ("camera", "fps"): (1.0, 240.0, "frames per second"),
+    ("camera", "flip"): (0, 7, "nvvidconv flip-method"),
+    ("camera", "sensor_id"): (0, 7, "CSI sensor id"),
+    ("camera", "sensor_mode"): (-1, 31, "CSI sensor mode (-1: Argus chooses)"),
+    ("camera", "mount_height_m"): (0.01, 2.0, "metres above the floor"),
+    ("camera", "pitch_deg"): (-90.0, 90.0, "degrees of downward tilt"),
+    ("camera", "fov_deg"): (10.0, 200.0, "degrees"),
+    ("battery", "shunt_ohms"): (0.001, 10.0, "ohms"),
+    ("battery", "smoothing_s"): (0.0, 3600.0, "seconds"),
+    ("battery", "hysteresis_percent"): (0.0, 50.0, "percent"),
+    ("battery", "internal_resistance_ohms"): (0.0, 10.0, "ohms"),
+    ("battery", "period_s"): (0.01, 3600.0, "seconds between readings"),
+    ("display", "width"): (64, 128, "SSD1306 columns"),
+    ("display", "refresh_s"): (0.05, 3600.0, "seconds"),
+    ("display", "page_s"): (0.1, 3600.0, "seconds"),
+    ("pilot", "loop_hz"): (0.0, 1000.0, "Hz (0: the camera's rate)"),
+    ("pilot", "status_period_s"): (0.0, 86400.0, "seconds (0: no status line)"),
+    ("teleop", "record_lookahead"): (0.0, 1.0, "a fraction of the image height"),
+    ("teleop", "throttle_step"): (0.001, 1.0, "throttle per press"),
+    ("teleop", "deadzone"): (-1.0, 0.95, "fraction of the stick (negative: the mapping's)"),
+    ("teleop", "expo"): (-1.0, 1.0, "0 linear .. 1 cubic (negative: the mapping's)"),
+    ("sim", "frame_rate"): (1.0, 240.0, "frames (and physics steps) per simulated second"),
+    ("sim", "wheelbase_m"): (0.05, 2.0, "metres"),
+    ("sim", "max_steer_deg"): (1.0, 60.0, "degrees"),
+    ("sim", "servo_center_us"): (500.0, 2500.0, "microseconds"),
+    ("sim", "servo_half_range_us"): (10.0, 1000.0, "microseconds"),
+    ("sim", "servo_rate_dps"): (1.0, 10000.0, "degrees per second"),
+    ("sim", "servo_deadband_us"): (0.0, 200.0, "microseconds"),
+    ("sim", "esc_neutral_us"): (500.0, 2500.0, "microseconds"),
+    ("sim", "esc_half_range_us"): (10.0, 1000.0, "microseconds"),
+    ("sim", "esc_deadband_us"): (0.0, 200.0, "microseconds"),
+    ("sim", "top_speed_mps"): (0.1, 50.0, "metres per second"),
+    ("sim", "speed_time_constant_s"): (0.001, 60.0, "seconds"),
+    ("sim", "grip_mu"): (0.05, 5.0, "tyre friction coefficient"),
+    ("sim", "camera_forward_m"): (-1.0, 2.0, "metres ahead of the rear axle"),
+    ("sim", "wheel_track_m"): (0.02, 2.0, "metres"),
+    ("sim", "coast_time_constant_s"): (0.01, 3600.0, "seconds"),
+    ("sim", "brake_decel_mps2"): (0.0, 100.0, "metres per second squared"),
+    ("sim", "battery_mah"): (1.0, 1000000.0, "milliamp-hours"),
+}
+
+#: (section, key) -> the words a text value may take
+VALUE_CHOICES = {
+    ("camera", "lens"): ("fisheye", "pinhole"),
+    ("camera", "format"): ("raw", "mjpeg"),
+}
+
+
+def _check_sizes_and_rates(sections, where):
+    """Bounds of :data:`VALUE_BOUNDS` and :data:`VALUE_CHOICES`, the lens's field of view, and one
+    chip per I2C address on the car's bus."""
+    def fail(section, key, rule):
+        raise ProfileError("%s: [%s] %s = %r: %s" % (where, section, key, sections[section][key], rule))
+
+    for (section, key), (low, high, unit) in VALUE_BOUNDS.items():
+        if not low <= sections[section][key] <= high:
+            fail(section, key, "must be in [%g, %g] (%s)" % (low, high, unit))
+    for (section, key), allowed in VALUE_CHOICES.items():
+        if sections[section][key] not in allowed:
+            fail(section, key, "must be one of %s" % ", ".join(allowed))
+    camera = sections["camera"]
+    low, high = CAMERA_FOV_LIMITS_DEG[camera["lens"]]
+    if not low <= camera["fov_deg"] <= high:
+        fail("camera", "fov_deg", "a %s lens takes %g-%g degrees" % (camera["lens"], low, high))
+    chips = [("car", "i2c_address", "the PCA9685")]
+    if sections["car"]["type"] == "waveshare":
+        chips.append(("car", "motor_i2c_address", "the motor PCA9685"))
+    if sections["battery"]["enabled"]:
+        chips.append(("battery", "i2c_address", "the INA219 battery monitor"))
+    if sections["display"]["enabled"]:
+        chips.append(("display", "i2c_address", "the SSD1306 display"))
+    seen = {}
+    for section, key, chip in chips:
+        address = sections[section][key]
+        if address in seen:
+            raise ProfileError("%s: [%s] %s = 0x%02x is also %s's address ([%s] %s): two chips cannot share one "
+                               "address on I2C bus %d" % (where, section, key, address, seen[address][2],
+                                                         seen[address][0], seen[address][1],
+                                                         sections["car"]["i2c_bus"]))
+        seen[address] = (section, key, chip)
+
+
 def _repo_root():
     return Path(__file__).resolve().parent.parent
 
@@ -396,6 +499,8 @@ def resolve_profile_path(name_or_path):
     if candidate.suffix == ".toml" or os.sep in str(name_or_path):
         if candidate.is_file():
             return candidate
+        if candidate.is_dir():
+            raise ProfileError("profile %s is a folder: give a .toml file" % name_or_path)
         raise ProfileError("profile file %s not found" % name_or_path)
     for folder in profile_dirs():
         path = folder / (str(name_or_path) + ".toml")
@@ -415,6 +520,9 @@ def load_profile(name_or_path=None, sim=False):
             data = _toml.load(f)
     except _toml.TOMLDecodeError as exc:
         raise ProfileError("%s: not valid TOML: %s" % (path, exc)) from None
+    except UnicodeDecodeError as exc:  # TOML is UTF-8: a file saved in another encoding, or not text
+        raise ProfileError("%s: not UTF-8 text (byte 0x%02x at offset %d): save it as UTF-8" % (
+            path, exc.object[exc.start], exc.start)) from None
     except OSError as exc:
         raise ProfileError("cannot read profile %s: %s" % (path, exc.strerror)) from None
     return Profile(data, name=path.stem, path=path)

@@ -4,7 +4,6 @@ import itertools
 import json
 import logging
 import logging.handlers
-import os
 import sys
 import time
 
@@ -19,6 +18,35 @@ _LOGGER_IDS = itertools.count()
 STAGES = ("capture_age_ms", "preprocess_ms", "inference_ms", "control_ms", "actuation_ms", "latency_ms")
 
 
+class _OnceReportingHandler(logging.handlers.RotatingFileHandler):
+    """A rotating JSONL file whose write failures (disk full, card pulled) are reported once, as one
+    line, and then stop: a log must never flood the terminal or slow the driving loop."""
+
+    def handleError(self, record):
+        exc = sys.exc_info()[1]
+        if not getattr(self, "_failed", False):
+            self._failed = True
+            from .util.atomic import describe_os_error
+
+            why = describe_os_error(exc, self.baseFilename) if isinstance(exc, OSError) else "%s: %s" % (
+                type(exc).__name__, exc)
+            log.error("telemetry log stopped: %s", why)
+
+    def emit(self, record):
+        if not getattr(self, "_failed", False):
+            super().emit(record)
+
+    def close(self):
+        try:
+            super().close()
+        except OSError as exc:  # the last flush hit the same full disk
+            if not getattr(self, "_failed", False):
+                self._failed = True
+                from .util.atomic import describe_os_error
+
+                log.error("telemetry log stopped: %s", describe_os_error(exc, self.baseFilename))
+
+
 class Telemetry:
     """Collects one record per processed frame; writes JSONL if ``log_path`` is set."""
 
@@ -29,8 +57,13 @@ class Telemetry:
         self._last_status = time.monotonic()
         self._jsonl = None
         if log_path:
-            os.makedirs(os.path.dirname(os.path.abspath(log_path)), exist_ok=True)
-            handler = logging.handlers.RotatingFileHandler(log_path, maxBytes=max_bytes, backupCount=backups)
+            from .util.atomic import check_output_file, output_error
+
+            check_output_file(log_path, "telemetry log")
+            try:
+                handler = _OnceReportingHandler(log_path, maxBytes=max_bytes, backupCount=backups)
+            except OSError as exc:
+                raise output_error(exc, log_path) from None
             handler.setFormatter(logging.Formatter("%(message)s"))
             self._jsonl = logging.getLogger("jetracer.telemetry.jsonl.%d" % next(_LOGGER_IDS))
             self._jsonl.propagate = False

@@ -204,9 +204,9 @@ def test_battery_command_prints_a_reading(capsys):
     assert len(capsys.readouterr().out.strip().splitlines()) == 2
 
 
-def test_battery_command_without_a_chip_exits_1(capsys, tmp_path):
+def test_battery_command_without_a_chip_exits_3(capsys, tmp_path):
     profile = tmp_path / "nobattery.toml"
     profile.write_text('[car]\nname = "x"\n[camera]\ntype = "sim"\n')
-    assert main(["battery", "--profile", str(profile), "--sim"]) == 1
+    assert main(["battery", "--profile", str(profile), "--sim"]) == 3
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "[battery] enabled = true" in err and len(err.strip().splitlines()) == 1

@@ -95,12 +95,19 @@ def test_corrupt_image_and_bad_name_are_skipped_with_a_warning(tmp_path, caplog)
     stray.write_bytes(good.read_bytes())
     with caplog.at_level(logging.WARNING):
         ds = XYDataset([tmp_path], input_size=(32, 32))
-        assert len(ds) == 7  # the stray name never enters; the bad images are found when read
+    assert len(ds) == 5  # the stray name never enters; the bad images are found by the scan
+    text = caplog.text
+    assert str(stray) in text and str(corrupt) in text and str(truncated) in text
+    assert ds.summary()["skipped_files"] == 3
+    assert ds.summary()["skipped"] == {"name": 1, "unreadable": 2}
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):  # unscanned, the bad images are found when read
+        ds = XYDataset([tmp_path], input_size=(32, 32), check=False)
+        assert len(ds) == 7
         loader = torch.utils.data.DataLoader(ds, batch_size=3, shuffle=False)
         batches = list(loader)
     assert sum(b[0].shape[0] for b in batches) == 7  # a whole epoch, substitutes for the bad two
-    text = caplog.text
-    assert str(stray) in text and str(corrupt) in text and str(truncated) in text
+    assert str(corrupt) in caplog.text and str(truncated) in caplog.text
     assert ds.summary()["skipped_files"] == 3
 
 
@@ -110,7 +117,7 @@ def test_empty_dataset_is_one_line_error(tmp_path, capsys):
         XYDataset([tmp_path])
     with pytest.raises(DataError, match="not found"):
         XYDataset([tmp_path / "missing"])
-    assert main(["train", str(tmp_path), "--arch", "tiny", "--out", str(tmp_path / "m.pth")]) == 1
+    assert main(["train", str(tmp_path), "--arch", "tiny", "--out", str(tmp_path / "m.pth")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: no samples in") and err.count("\n") == 1
     assert not (tmp_path / "m.pth").exists()

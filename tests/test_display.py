@@ -193,7 +193,7 @@ def test_display_command_writes_a_snapshot(tmp_path, capsys):
 def test_display_command_once_without_a_car_is_one_error_line(capsys, tmp_path, monkeypatch):
     profile = tmp_path / "car.toml"
     profile.write_text('[car]\nname = "x"\ni2c_bus = 250\n[display]\nenabled = true\n')
-    assert main(["display", "--profile", str(profile), "--once"]) == 1
+    assert main(["display", "--profile", str(profile), "--once"]) == 3
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "i2c-250" in err and len(err.strip().splitlines()) == 1
 
@@ -224,7 +224,7 @@ def test_snapshot_when_nothing_could_be_drawn_is_one_error_line(tmp_path, capsys
         raise OSError("cannot open resource")
     monkeypatch.setattr(jetracer.display, "load_font", no_font)
     out = tmp_path / "status.png"
-    assert main(["display", "--profile", "sim", "--sim", "--snapshot", str(out)]) == 1
+    assert main(["display", "--profile", "sim", "--sim", "--snapshot", str(out)]) == 3
     err = capsys.readouterr().err
     assert err.startswith("error: drawing failed: cannot open resource") and len(err.strip().splitlines()) == 1
     assert not out.exists()

@@ -34,7 +34,7 @@ def test_optimize_refuses_an_engine_beyond_tolerance_unless_forced(tmp_path, mod
     out = tmp_path / "road.engine"
     args = ["optimize", str(model_file), "--backend", "onnxruntime", "--precision", "int8", "--calib", str(dataset),
             "--frames", "8", "--threads", "1", "--out", str(out)]
-    assert main(args + ["--tolerance", "0"]) == 1
+    assert main(args + ["--tolerance", "0"]) == 2
     captured = capsys.readouterr()
     errors = [line for line in captured.err.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "exceeds --tolerance 0" in errors[0] and "--force" in errors[0]
@@ -61,7 +61,7 @@ def test_optimize_within_tolerance_writes_an_engine_from_simulator_frames(tmp_pa
 
 def test_optimize_without_simulator_or_calib_asks_for_calib(tmp_path, model_file, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "jetracer.sim.renderer", None)  # a build without the simulator
-    assert main(["optimize", str(model_file), "--backend", "torch", "--out", str(tmp_path / "x.engine")]) == 1
+    assert main(["optimize", str(model_file), "--backend", "torch", "--out", str(tmp_path / "x.engine")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and "\n" not in err and "--calib DIR" in err
 

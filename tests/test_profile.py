@@ -94,10 +94,10 @@ def test_cli_bad_arguments_exit_2_with_one_line():
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_cli_unknown_profile_exit_1_no_traceback():
+def test_cli_unknown_profile_exit_2_no_traceback():
     result = subprocess.run([sys.executable, "-m", "jetracer", "stop", "--profile", "nope"],
                             capture_output=True, text=True)
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert result.stderr.startswith("error: no profile named 'nope'") and "Traceback" not in result.stderr
 
 

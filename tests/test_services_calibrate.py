@@ -51,7 +51,7 @@ def test_drive_unit_start_mode():
 
 def test_install_without_root_is_a_clear_error(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr("os.geteuid", lambda: 1000)
-    assert main(["install-services", "--unit-dir", str(tmp_path)]) == 1
+    assert main(["install-services", "--unit-dir", str(tmp_path)]) == 2
     assert "sudo" in capsys.readouterr().err
 
 

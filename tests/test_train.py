@@ -64,7 +64,7 @@ def test_train_writes_a_model_that_learned_and_resumes(dots, tmp_path, capsys):
 
 
 def test_resume_without_anything_to_resume_is_one_line(dots, tmp_path, capsys):
-    assert main(["train", str(dots), "--out", str(tmp_path / "none.pth"), "--resume"]) == 1
+    assert main(["train", str(dots), "--out", str(tmp_path / "none.pth"), "--resume"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: --resume: neither") and err.count("\n") == 1
 

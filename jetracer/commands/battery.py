@@ -2,16 +2,17 @@
 
 import time
 
-from ._common import add_profile_argument, add_sim_argument, positive_float, profile_from_args
+from ._common import MAX_COUNT, add_profile_argument, add_sim_argument, number_in, profile_from_args
 
 
 def add_arguments(parser):
     add_profile_argument(parser)
     add_sim_argument(parser)
     parser.add_argument("--watch", action="store_true", help="keep printing a line every --interval seconds")
-    parser.add_argument("--interval", type=positive_float, default=1.0, metavar="S",
+    parser.add_argument("--interval", type=number_in(float, 0.01, 3600.0), default=1.0, metavar="S",
                         help="seconds between lines (--watch)")
-    parser.add_argument("--count", type=int, default=0, metavar="N", help="stop after N lines (--watch; 0: forever)")
+    parser.add_argument("--count", type=number_in(int, 0, MAX_COUNT), default=0, metavar="N",
+                        help="stop after N lines (--watch; 0: forever)")
 
 
 def run(args):

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from ..errors import JetracerError
-from ._common import positive_int
+from ._common import number_in, positive_int
 
 __all__ = ["add_arguments", "run", "default_model_path"]
 
@@ -37,11 +37,12 @@ def add_arguments(parser):
                              "initialised resnet18)" % DEFAULT_MODEL)
     parser.add_argument("--frames", type=positive_int, default=200, metavar="N",
                         help="timed frames per pipeline (default 200: under a minute on 2 idle cores)")
-    parser.add_argument("--warmup", type=int, default=5, metavar="N", help="untimed frames first (default 5)")
+    parser.add_argument("--warmup", type=number_in(int, 0, 100000), default=5, metavar="N",
+                        help="untimed frames first (default 5)")
     parser.add_argument("--backends", type=_pipeline_list, default=None, metavar="LIST",
                         help="comma-separated pipelines besides the reference (default: all this machine has): "
                              + ", ".join(PIPELINES))
-    parser.add_argument("--threads", type=positive_int, default=None, metavar="N",
+    parser.add_argument("--threads", type=number_in(int, 1, 256), default=None, metavar="N",
                         help="CPU threads for torch and onnxruntime (default: usable cores, at most 4)")
     parser.add_argument("--json", metavar="F", default=None, help="write the table and the machine to this file")
 
@@ -102,6 +103,10 @@ def _engine_source(engine_path):
 
 
 def run(args):
+    if args.json:  # a wrong path fails now, not after the timing
+        from ..util.atomic import check_output_file
+
+        check_output_file(args.json, "--json")
     omp_policy = _passive_openmp()
     import torch
 

@@ -7,7 +7,7 @@ would click. The result is an ordinary JetRacer XY dataset: `jetracer train DIR`
 
 import sys
 
-from ._common import add_profile_argument, number_in, positive_int
+from ._common import add_profile_argument, number_in, positive_int, seed_int
 
 __all__ = ["add_arguments", "run"]
 
@@ -26,7 +26,7 @@ def add_arguments(parser):
                              "(default: the profile's track)")
     parser.add_argument("--frames", type=positive_int, required=True, metavar="N", help="samples to write")
     parser.add_argument("--out", required=True, metavar="DIR", help="dataset folder (DIR/CATEGORY/x_y_uuid.jpg)")
-    parser.add_argument("--seed", type=int, default=0, help="episode and randomisation seed (default 0)")
+    parser.add_argument("--seed", type=seed_int, default=0, help="episode and randomisation seed (default 0)")
     parser.add_argument("--category", default="apex", help="category folder to write (default apex)")
     parser.add_argument("--lookahead", type=LOOKAHEAD_M, default=DEFAULT_LOOKAHEAD_M, metavar="M",
                         help="how far ahead on the centreline the label lies (default %.1f m)" % DEFAULT_LOOKAHEAD_M)
@@ -36,10 +36,18 @@ def add_arguments(parser):
 
 def run(args):
     from ..data.collect import collect
+    from ..errors import UsageError
     from ..profile import load_profile
+    from ..sim.track import Track
+    from ..util.atomic import check_output_dir
 
+    if not args.category or "/" in args.category or args.category.startswith("."):
+        raise UsageError("--category %r: use a plain folder name such as 'apex'" % args.category)
     profile = load_profile(args.profile, sim=True)
     tracks = args.track or [profile.sim["track"]]
+    for track in tracks:  # a bad track file fails now, before anything is written
+        Track.load(track, wheelbase_m=profile.sim["wheelbase_m"], max_steer_deg=profile.sim["max_steer_deg"])
+    check_output_dir(args.out, "--out")  # a wrong path fails now, before the simulator starts
     shares = [args.frames // len(tracks) + (1 if i < args.frames % len(tracks) else 0) for i in range(len(tracks))]
     total = 0
     for i, (track, frames) in enumerate(zip(tracks, shares)):

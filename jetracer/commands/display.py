@@ -10,7 +10,7 @@ import logging
 import signal
 import threading
 
-from ._common import add_profile_argument, add_sim_argument, profile_from_args
+from ._common import add_profile_argument, add_sim_argument, number_in, profile_from_args
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +20,7 @@ def add_arguments(parser):
     add_sim_argument(parser)
     parser.add_argument("--snapshot", metavar="F.png", default=None,
                         help="draw one frame, write what the OLED shows to this PNG, and exit")
-    parser.add_argument("--scale", type=int, default=1, metavar="N",
+    parser.add_argument("--scale", type=number_in(int, 1, 16), default=1, metavar="N",
                         help="enlarge the snapshot N times (pixels stay sharp; default 1)")
     parser.add_argument("--once", action="store_true", help="draw one frame and exit")
 
@@ -53,10 +53,12 @@ def open_status_hardware(profile, sim):
 
 def run(args):
     from ..display import StatusDisplay
-    from ..errors import HardwareError, JetracerError
+    from ..errors import HardwareError
 
-    if args.scale < 1:
-        raise JetracerError("--scale must be 1 or more, got %d" % args.scale)
+    if args.snapshot:  # a wrong path fails before the display is touched
+        from ..util.atomic import check_output_file
+
+        check_output_file(args.snapshot, "--snapshot")
     profile = profile_from_args(args)
     sim = is_sim(args, profile)
     if not profile.display["enabled"] and not (args.once or args.snapshot):

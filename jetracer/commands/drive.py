@@ -17,12 +17,14 @@ import logging
 import sys
 import time
 
-from ._common import add_profile_argument, add_sim_argument, number_in, profile_from_args
+from ._common import add_profile_argument, add_sim_argument, duration_s, number_in, profile_from_args, seed_int
 
 log = logging.getLogger(__name__)
 
 FAULT_EXIT = 3
+MAX_LAPS = 10000
 NORMAL_REASONS = ("laps", "duration", "signal", "requested")
+ERROR_REASON = "error"  # an exception nobody foresaw: the car is at neutral, metrics say what
 
 
 def add_arguments(parser):
@@ -34,11 +36,11 @@ def add_arguments(parser):
     who.add_argument("--pilot", choices=["model", "expert"], default="model",
                      help="expert: the simulator's ground-truth driver (needs --sim)")
     until = parser.add_mutually_exclusive_group()
-    until.add_argument("--laps", type=int, metavar="N", help="stop after N laps (simulator)")
-    until.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+    until.add_argument("--laps", type=number_in(int, 1, MAX_LAPS), metavar="N", help="stop after N laps (simulator)")
+    until.add_argument("--duration", type=duration_s, metavar="S", help="stop after S seconds")
     parser.add_argument("--metrics-json", metavar="F", help="write run metrics (laps, cross-track error, latency...)")
     parser.add_argument("--video", metavar="F", help="record the camera view with the prediction (.mp4 or .gif)")
-    parser.add_argument("--seed", type=int, default=0, help="simulator seed (start pose jitter, randomisation)")
+    parser.add_argument("--seed", type=seed_int, default=0, help="simulator seed (start pose jitter, randomisation)")
     parser.add_argument("--realtime", action="store_true", help="simulator in real time instead of lockstep")
     parser.add_argument("--mode", choices=["stopped", "manual", "steer", "auto"],
                         help="start mode (default: the profile's pilot.mode)")
@@ -50,24 +52,24 @@ def add_arguments(parser):
     parser.add_argument("--engine-cache", default=None, metavar="DIR",
                         help="where built engines are cached (default: beside the model)")
     parser.add_argument("--randomize", action="store_true", help="simulator domain randomisation")
-    parser.add_argument("--max-seconds", type=float, default=None,
+    parser.add_argument("--max-seconds", type=duration_s, default=None,
                         help="safety cap on simulated time for --laps runs (default 120 s per lap)")
 
 
 def run(args):
+    from ..errors import UsageError
     from ..safety import install_signal_handlers
+    from ..util.atomic import check_output_file
 
     install_signal_handlers()
     profile = profile_from_args(args)
     sim = args.sim or profile.camera["type"] == "sim"
     if args.pilot == "expert" and not sim:
-        from ..errors import JetracerError
-
-        raise JetracerError("--pilot expert drives from the simulator's ground truth: add --sim")
+        raise UsageError("--pilot expert drives from the simulator's ground truth: add --sim")
     if args.laps is not None and not sim:
-        from ..errors import JetracerError
-
-        raise JetracerError("--laps needs the simulator's lap counter: add --sim, or use --duration")
+        raise UsageError("--laps needs the simulator's lap counter: add --sim, or use --duration")
+    if args.metrics_json:  # a wrong path fails now, not after the drive
+        check_output_file(args.metrics_json, "--metrics-json")
     if args.throttle is not None:
         profile.pilot["throttle"] = args.throttle
     lock = _lock_the_car(profile, sim)
@@ -76,10 +78,12 @@ def run(args):
         try:
             metrics = session.drive()
         finally:
-            session.close()
+            late_error = session.close()
     finally:
         lock.release()
     _report(metrics, args)
+    if late_error is not None:  # the video could not be finished: the drive itself is reported above
+        raise late_error
     return 0 if metrics["stop_reason"] in NORMAL_REASONS else FAULT_EXIT
 
 
@@ -107,8 +111,13 @@ class DriveSession:
         self.battery = None
         self.recorder = None
         self.guardian = None
+        self.video_error = None
         self.pilot_name = "expert" if args.pilot == "expert" else None
-        self._build()
+        try:
+            self._build()
+        except BaseException:  # a part that failed to build: close those already open (neutral)
+            self.close()
+            raise
 
     def _build(self):
         from ..profile import make_car
@@ -182,18 +191,26 @@ class DriveSession:
                 self.world.step(self.world.frame_period)
                 if self.battery is not None:
                     self._read_battery()
-            reason = pilot.run(should_stop=should_stop, before_frame=advance)
+            run = lambda: pilot.run(should_stop=should_stop, before_frame=advance)  # noqa: E731
         else:
-            reason = self._run_free(pilot, should_stop)
+            run = lambda: self._run_free(pilot, should_stop)  # noqa: E731
+        error = None
+        try:
+            reason = run()
+        except Exception as exc:  # noqa: BLE001 - a bug or an unforeseen failure: neutral, metrics, exit 3
+            reason, error = ERROR_REASON, _one_line(exc)
+            log.error("stopping: %s", error)
         notifier.stopping()
         metrics = {"pilot": self.pilot_name, "stop_reason": reason}
+        if error is not None:
+            metrics["error"] = error
         metrics.update(pilot.summary())
         if self.world is not None:
             metrics.update(self.world.metrics.summary())
             metrics["sim_time_s"] = round(self.world.time, 3)
         try:
             metrics["final_pwm_us"] = self.car.pulse_widths_us()  # read back from the chip after neutral
-        except OSError as exc:  # the bus that just failed may fail again: report, don't crash
+        except Exception as exc:  # noqa: BLE001 - the bus that just failed may fail again: report, don't crash
             log.error("could not read the PWM back: %s", exc)
             metrics["final_pwm_us"] = None
         metrics["stop_reason"] = reason
@@ -261,11 +278,23 @@ class DriveSession:
         return None
 
     def _record_video(self, rec):
+        """One frame into the video. A video that cannot be written (no codec, disk full) stops
+        recording, not the drive: the error is reported once after the drive, which then exits 3."""
+        if self.video_error is not None:
+            return
         frame = self.camera.latest()
         if frame is not None:
-            self.recorder.add(frame.image, rec.get("x"), rec.get("y"), rec.get("steering"), rec.get("throttle"))
+            try:
+                self.recorder.add(frame.image, rec.get("x"), rec.get("y"), rec.get("steering"), rec.get("throttle"))
+            except OSError as exc:
+                from ..util.atomic import output_error
+
+                self.video_error = output_error(exc, self.recorder.path)
+                log.error("video recording stopped: %s", self.video_error)
 
     def close(self):
+        """Close every part; returns the error of finishing the video (or None) for after the report."""
+        late_error = None
         pilot = getattr(self, "pilot", None)
         if pilot is not None:
             pilot.telemetry.close()
@@ -276,12 +305,26 @@ class DriveSession:
                     part.close()
                 except Exception as exc:  # noqa: BLE001 - keep closing the rest
                     log.error("closing %r: %s", part, exc)
-        if self.recorder is not None:
-            self.recorder.close()
         if self.battery is not None and hasattr(self.battery, "stop"):
             self.battery.stop()
         if self.guardian is not None:
             self.guardian.close()  # after the car wrote neutral: a clean goodbye
+        if self.recorder is not None:
+            try:
+                self.recorder.close()
+            except OSError as exc:
+                from ..util.atomic import output_error
+
+                late_error = output_error(exc, self.recorder.path)
+        return self.video_error or late_error
+
+
+def _one_line(exc):
+    """What stopped the drive, on one line, for the log and the metrics JSON."""
+    from ..errors import JetracerError
+
+    text = " ".join(str(exc).split())
+    return text if isinstance(exc, JetracerError) else "unexpected %s: %s" % (type(exc).__name__, text)
 
 
 def _tee(first, second):

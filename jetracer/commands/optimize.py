@@ -9,9 +9,12 @@ import time
 from pathlib import Path
 
 from ..engine.optimize import CALIBRATION_FRAMES, PARITY_FRAMES
-from ._common import number_in, positive_int
+from ._common import number_in
 
 __all__ = ["add_arguments", "run"]
+
+#: frames are held in memory (224x224 BGR: 150 kB each): 4096 is 600 MB
+MAX_FRAMES = 4096
 
 
 def add_arguments(parser):
@@ -24,27 +27,29 @@ def add_arguments(parser):
     parser.add_argument("--calib", metavar="DIR", default=None,
                         help="XY dataset folder: some images calibrate int8, the others check parity "
                              "(default: simulator frames)")
-    parser.add_argument("--frames", type=positive_int, default=PARITY_FRAMES, metavar="N",
+    parser.add_argument("--frames", type=number_in(int, 1, MAX_FRAMES), default=PARITY_FRAMES, metavar="N",
                         help="frames for the parity check (default %d)" % PARITY_FRAMES)
-    parser.add_argument("--calib-frames", type=positive_int, default=CALIBRATION_FRAMES, metavar="N",
+    parser.add_argument("--calib-frames", type=number_in(int, 1, MAX_FRAMES), default=CALIBRATION_FRAMES, metavar="N",
                         help="frames to calibrate int8 on (default %d; fewer lets activations clip)"
                              % CALIBRATION_FRAMES)
-    parser.add_argument("--tolerance", type=number_in(float, 0.0), default=0.05, metavar="DX",
+    parser.add_argument("--tolerance", type=number_in(float, 0.0, 2.0), default=0.05, metavar="DX",
                         help="largest accepted max |dx| against the fp32 model, in normalised x (default 0.05)")
     parser.add_argument("--force", action="store_true", help="write the engine even beyond --tolerance")
     parser.add_argument("--calib-algorithm", choices=("minmax", "entropy2"), default="minmax",
                         help="TensorRT int8 calibration (recorded in the engine): minmax clips no activation seen "
                              "in calibration (default); entropy2 is torch2trt's own default")
-    parser.add_argument("--workspace-mb", type=positive_int, default=256, metavar="MB",
+    parser.add_argument("--workspace-mb", type=number_in(int, 16, 65536), default=256, metavar="MB",
                         help="TensorRT build workspace limit (default 256; lower it if a Nano runs out of memory)")
-    parser.add_argument("--threads", type=positive_int, default=None, metavar="N",
+    parser.add_argument("--threads", type=number_in(int, 1, 256), default=None, metavar="N",
                         help="onnxruntime intra-op threads (default: usable cores, at most 4)")
     parser.add_argument("--out", required=True, metavar="ENGINE", help="engine file to write (atomically)")
 
 
 def run(args):
     from ..engine.optimize import optimize_model
+    from ..util.atomic import check_output_file
 
+    check_output_file(args.out, "--out")  # a wrong path fails now, not after the build
     started = time.time()
     print("building an engine from %s (backend %s, precision %s) ..." % (args.model, args.backend, args.precision),
           flush=True)

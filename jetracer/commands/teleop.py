@@ -10,7 +10,7 @@ import json
 import logging
 import os
 
-from ._common import add_profile_argument, add_sim_argument, positive_float, profile_from_args
+from ._common import add_profile_argument, add_sim_argument, duration_s, profile_from_args
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ def add_arguments(parser):
                         help="who drives in steer/auto modes: the profile's model, the simulator's expert, or "
                              "nobody (manual only). auto: expert with --sim, the model when its file exists")
     parser.add_argument("--track", metavar="T", help="simulator track (built-in name or JSON path)")
-    parser.add_argument("--duration", type=positive_float, metavar="S", help="stop after S seconds")
+    parser.add_argument("--duration", type=duration_s, metavar="S", help="stop after S seconds")
     parser.add_argument("--list", action="store_true", help="list input devices and pad mappings, then exit")
 
 

@@ -6,7 +6,10 @@ made with NVIDIA's notebooks trains here unchanged, and one made here trains the
 
 A dataset is something people spend evenings clicking, so: samples are written atomically (a crash
 leaves no half JPEG), and one bad file (truncated copy, stray name) is skipped with a warning that
-names it, never a crash in the middle of an epoch.
+names it, never a crash in the middle of an epoch. Data that would train the network wrong is
+refused the same way when the dataset is opened: an empty category folder (it would become a
+category whose head never trains), a label outside its image, an image smaller than the network
+input, the same image twice; the summary counts what was skipped and why.
 """
 
 import collections
@@ -19,7 +22,7 @@ from ..errors import DataError
 from ..util.atomic import atomic_write_bytes
 
 __all__ = ["IMAGE_SUFFIXES", "parse_sample_name", "sample_name", "normalise_xy", "denormalise_xy",
-           "save_sample", "list_samples", "find_categories", "Sample", "XYDataset"]
+           "save_sample", "list_samples", "find_categories", "check_samples", "SKIP_REASONS", "Sample", "XYDataset"]
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +103,10 @@ def _has_images(folder):
     return any(p.suffix.lower() in IMAGE_SUFFIXES for p in _visible_files(folder))
 
 
+def _has_samples(folder):
+    return any(parse_sample_name(p.name) is not None for p in _visible_files(folder))
+
+
 def _category_dirs(root):
     """``{category: folder}`` of one root; a root that *is* a category folder (images inside) counts as one."""
     root = Path(root)
@@ -112,10 +119,22 @@ def _category_dirs(root):
 
 
 def find_categories(roots):
-    """Sorted union of the category folders under ``roots``."""
-    names = set()
+    """Sorted union of the category folders under ``roots`` that hold samples.
+
+    An empty folder beside the real ones (made by hand, or by a collection that wrote nothing) is
+    ignored with a warning: counted, it would become a category whose head never trains, and an
+    engine told to steer with category 0 would use it."""
+    names, empty = set(), {}
     for root in roots:
-        names.update(_category_dirs(root))
+        for name, folder in _category_dirs(root).items():
+            if _has_samples(folder):
+                names.add(name)
+            else:
+                empty.setdefault(name, folder)
+    if names:  # with no samples at all, the caller's one-line "no samples" says it better than a list
+        for name, folder in sorted(empty.items()):
+            if name not in names:
+                log.warning("ignoring category folder %s: it holds no {x}_{y}_{uuid}.jpg samples", folder)
     return sorted(names)
 
 
@@ -130,6 +149,7 @@ def list_samples(roots, categories=None):
     roots = [Path(r) for r in roots]
     if not roots:
         raise DataError("no dataset folder given: pass at least one DIR")
+    given = bool(categories)
     categories = list(categories) if categories else find_categories(roots)
     index = {name: i for i, name in enumerate(categories)}
     samples, skipped = [], []
@@ -145,11 +165,104 @@ def list_samples(roots, categories=None):
                         skipped.append(str(path))
                     continue
                 samples.append(Sample(path, index[name], xy[0], xy[1]))
+    if given and samples:
+        found = {s.category for s in samples}
+        for i, name in enumerate(categories):
+            if i not in found:
+                log.warning("category %r has no samples in %s: its output will not be trained", name,
+                            ", ".join(str(r) for r in roots))
     if not samples:
         raise DataError("no samples in %s (categories %s): expected CATEGORY/{x}_{y}_{uuid}.jpg files, e.g. from "
                         "`jetracer collect --sim --out DIR` or the data collection notebook" % (
                             ", ".join(str(r) for r in roots), ", ".join(categories) or "none found"))
     return samples, categories, skipped
+
+
+#: why a sample was left out, as counted in :meth:`XYDataset.summary`
+SKIP_REASONS = {
+    "name": "the name is not {x}_{y}_{uuid}.jpg",
+    "unreadable": "the image cannot be read",
+    "label_outside": "the label lies outside the image",
+    "too_small": "the image is smaller than the network input",
+    "duplicate": "the same image is already in the dataset",
+}
+
+#: warnings naming files, per reason; beyond this the rest are counted in one line
+_NAMED_PER_REASON = 20
+
+
+def _file_digest(path):
+    import hashlib
+
+    digest = hashlib.sha1()
+    with open(str(path), "rb") as f:
+        for block in iter(lambda: f.read(1 << 16), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_samples(samples, input_size=None):
+    """``(kept, skipped)``: samples fit to train on, and ``[(path, reason), ...]`` for the others.
+
+    Reads each image's header only (its size), never the pixels. A label must lie in the image
+    (``0 <= x <= width``, ``0 <= y <= height``: JetRacer normalises by the image size, so a label
+    past it is a target off the picture); an image must be at least ``input_size`` (height, width),
+    since an upscaled thumbnail teaches nothing; an image whose bytes equal an earlier one (a folder
+    passed twice, a copied file) counts once. Each skipped file is named in a warning."""
+    from PIL import Image
+
+    kept, skipped, sizes = [], [], {}
+    seen_paths = set()
+    for s in samples:
+        real = str(Path(s.path).resolve())
+        if real in seen_paths:
+            skipped.append((s.path, "duplicate"))
+            continue
+        seen_paths.add(real)
+        try:
+            with Image.open(str(s.path)) as img:
+                width, height = img.size
+        except Exception:  # noqa: BLE001 - PIL raises many types for a damaged file
+            skipped.append((s.path, "unreadable"))
+            continue
+        if not (0 <= s.x <= width and 0 <= s.y <= height):
+            skipped.append((s.path, "label_outside"))
+            continue
+        if input_size is not None and (height < input_size[0] or width < input_size[1]):
+            skipped.append((s.path, "too_small"))
+            continue
+        kept.append(s)
+        sizes.setdefault(Path(s.path).stat().st_size, []).append(s)
+    duplicates = set()
+    for same_size in sizes.values():  # hash only files whose size another file shares
+        if len(same_size) < 2:
+            continue
+        first = {}
+        for s in same_size:
+            try:
+                digest = _file_digest(s.path)
+            except OSError:
+                continue
+            if digest in first:
+                duplicates.add(s.path)
+            else:
+                first[digest] = s.path
+    if duplicates:
+        kept = [s for s in kept if s.path not in duplicates]
+        skipped += [(p, "duplicate") for p in sorted(duplicates)]
+    _warn_skipped(skipped)
+    return kept, skipped
+
+
+def _warn_skipped(skipped):
+    named = collections.Counter()
+    for path, reason in skipped:
+        named[reason] += 1
+        if named[reason] <= _NAMED_PER_REASON:
+            log.warning("skipping %s: %s", path, SKIP_REASONS[reason])
+    for reason, count in sorted(named.items()):
+        if count > _NAMED_PER_REASON:
+            log.warning("... and %d more skipped because %s", count - _NAMED_PER_REASON, SKIP_REASONS[reason])
 
 
 def load_rgb(path):
@@ -170,12 +283,26 @@ class XYDataset:
     warning and another sample is returned in its place.
     """
 
-    def __init__(self, roots, categories=None, input_size=(224, 224), transform=None, mean=None, std=None):
+    def __init__(self, roots, categories=None, input_size=(224, 224), transform=None, mean=None, std=None,
+                 check=True):
         from ..models.checkpoint import IMAGENET_MEAN, IMAGENET_STD
 
         self.roots = [Path(r) for r in ([roots] if isinstance(roots, (str, Path)) else roots)]
         self.samples, self.categories, self.skipped = list_samples(self.roots, categories)
         self.input_size = (int(input_size[0]), int(input_size[1]))
+        self.skip_reasons = collections.Counter({"name": len(self.skipped)} if self.skipped else {})
+        if check:
+            listed = len(self.samples) + len(self.skipped)
+            self.samples, checked = check_samples(self.samples, self.input_size)
+            self.skipped += [str(path) for path, _ in checked]
+            self.skip_reasons.update(reason for _, reason in checked)
+            if self.skip_reasons:
+                log.warning("skipped %d of %d files: %s", sum(self.skip_reasons.values()), listed, ", ".join(
+                    "%d %s" % (n, reason.replace("_", " ")) for reason, n in sorted(self.skip_reasons.items())))
+            if not self.samples:
+                raise DataError("no usable samples in %s: all %d were skipped (%s)" % (
+                    ", ".join(str(r) for r in self.roots), listed, ", ".join(
+                        "%d %s" % (n, SKIP_REASONS[reason]) for reason, n in sorted(self.skip_reasons.items()))))
         self.transform = transform
         self.mean = list(mean or IMAGENET_MEAN)
         self.std = list(std or IMAGENET_STD)
@@ -197,8 +324,12 @@ class XYDataset:
         per_category = {name: 0 for name in self.categories}
         for s in self.samples:
             per_category[self.categories[s.category]] += 1
+        reasons = dict(self.skip_reasons)
+        if self._bad:
+            reasons["unreadable"] = reasons.get("unreadable", 0) + len(self._bad)
         return {"roots": [str(r) for r in self.roots], "samples": len(self.samples),
-                "per_category": per_category, "skipped_files": len(self.skipped) + len(self._bad)}
+                "per_category": per_category, "skipped_files": len(self.skipped) + len(self._bad),
+                "skipped": reasons}
 
     def load(self, index):
         """``(PIL image resized to input_size, category, x_n, y_n)`` of sample ``index``, or raises."""

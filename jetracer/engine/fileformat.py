@@ -60,7 +60,10 @@ def _parse_header(data, path):
         raise EngineError("%s has a corrupt header: %s" % (path, _rebuild_hint(path))) from None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise EngineError("%s has a corrupt header: %s" % (path, _rebuild_hint(path)))
-    if int(header.get("version", 0)) > VERSION:
+    version = header.get("version", 0)
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise EngineError("%s has a corrupt header (version %r): %s" % (path, version, _rebuild_hint(path)))
+    if version > VERSION:
         raise EngineError("%s is engine format %s, newer than this jetracer reads (%d): upgrade jetracer or %s"
                           % (path, header.get("version"), VERSION, _rebuild_hint(path)))
     return header, fixed + size

@@ -132,10 +132,16 @@ def load_engine(path, backend="auto", device=None, threads=None, precision="auto
                           % (path, what, how, path)) from None
     if head == MAGIC:
         header, payload = read_engine_file(path)
+        check_engine_header(header, path)
         if precision not in ("auto", header.get("precision")):
             raise EngineError("%s is a %s engine, not %s: build a %s one with `jetracer optimize --precision %s`"
                               % (path, header.get("precision"), precision, precision, precision))
-        return engine_from_file_parts(header, payload, path, backend=backend, device=device, threads=threads)
+        try:
+            return engine_from_file_parts(header, payload, path, backend=backend, device=device, threads=threads)
+        except (TypeError, ValueError, KeyError, IndexError, AttributeError, MemoryError) as exc:
+            raise EngineError("%s does not describe a usable engine (%s: %s): was it edited? "
+                              "rebuild it with `jetracer optimize MODEL.pth --out %s`"
+                              % (path, type(exc).__name__, exc, path)) from None
     if head[:4] == b"PK\x03\x04" or head[:1] == b"\x80":  # torch.save: zip archive or legacy pickle
         try:
             model, meta = load_model_file(path)
@@ -154,6 +160,37 @@ def load_engine(path, backend="auto", device=None, threads=None, precision="auto
         return build_engine(model, meta, backend=backend, precision=precision, device=device, threads=threads)
     raise EngineError("%s is neither a jetracer engine nor a model checkpoint: build an engine with "
                       "`jetracer optimize MODEL.pth --out %s`" % (path, path))
+
+
+def check_engine_header(header, path):
+    """One line naming the field when an engine header was edited into something unusable: an input
+    size, normalisation or padding a backend would otherwise turn into a crash, a memory blow-up or
+    silently wrong steering. (The checksum covers the payload only; the header is plain JSON.)"""
+    import math
+    import numbers
+
+    from ..models.checkpoint import check_model_meta
+
+    def numbers_of(value, count, kind=numbers.Real):
+        return (isinstance(value, (list, tuple)) and len(value) == count and all(
+            isinstance(v, kind) and not isinstance(v, bool) and math.isfinite(v) for v in value))
+
+    def bad(field, rule):
+        return EngineError("%s: header field %r = %r %s (was the file edited?): rebuild it with `jetracer optimize "
+                           "MODEL.pth --out %s`" % (path, field, header.get(field), rule, path))
+
+    def engine_error(message):
+        return EngineError("%s; rebuild it with `jetracer optimize MODEL.pth --out %s`" % (
+            message.replace(": rebuild or retrain it", ""), path))
+
+    check_model_meta(header, path, engine_error)
+    if header.get("precision", "fp32") not in ("fp32", "fp16", "int8"):
+        raise bad("precision", "must be fp32, fp16 or int8")
+    if "pad" in header and (not numbers_of(header["pad"], 2, numbers.Integral) or
+                            not all(0 <= v <= 512 for v in header["pad"])):
+        raise bad("pad", "must be 2 integers 0-512")
+    if "pad_value" in header and not numbers_of(header["pad_value"], 3):
+        raise bad("pad_value", "must be 3 numbers")
 
 
 def holds_engine(path):

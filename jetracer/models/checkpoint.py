@@ -77,7 +77,11 @@ def load_checkpoint(path, map_location="cpu"):
         raise ModelError("model file %s not found: pass the .pth written by `jetracer train`" % path)
     obj = _read(torch, path, map_location)
     if isinstance(obj, dict) and obj.get("format") == FORMAT:
-        if int(obj.get("version", 0)) > VERSION:
+        version = obj.get("version", 0)
+        if isinstance(version, bool) or not isinstance(version, int):
+            raise ModelError("%s is a damaged jetracer model (format version %r): retrain or copy it again"
+                             % (path, version))
+        if version > VERSION:
             raise ModelError("%s was written by a newer jetracer (format version %s, this one reads %d): "
                              "upgrade jetracer" % (path, obj.get("version"), VERSION))
         meta = default_meta()
@@ -85,6 +89,7 @@ def load_checkpoint(path, map_location="cpu"):
         state = obj.get("state_dict")
         if not _is_state_dict(torch, state):
             raise ModelError("%s is a damaged jetracer model (no weights inside): retrain or copy it again" % path)
+        check_model_meta(meta, path)
         return _strip_prefix(state), meta
     if isinstance(obj, dict) and "engine" in obj:
         raise ModelError("%s is a TensorRT engine (torch2trt TRTModule), not a model: use it with --engine, "
@@ -99,6 +104,37 @@ def load_checkpoint(path, map_location="cpu"):
         return state, meta
     raise ModelError("%s is not a model file (it holds a %s): expected a .pth from `jetracer train` or a JetRacer "
                      "state_dict" % (path, type(obj).__name__))
+
+
+def check_model_meta(meta, path, error=ModelError):
+    """Raise ``error`` (one line naming the field) when a model's recorded input convention was
+    edited into something unusable: a size that exhausts memory, a std of 0, a stray category list.
+    Engines carry the same fields in their header and are checked with this too."""
+    import math
+    import numbers
+
+    def numbers_of(value, count, kind=numbers.Real):
+        return (isinstance(value, (list, tuple)) and len(value) == count and all(
+            isinstance(v, kind) and not isinstance(v, bool) and math.isfinite(v) for v in value))
+
+    def bad(field, rule):
+        return error("%s: %r = %r %s (was the file edited?): rebuild or retrain it" % (
+            path, field, meta.get(field), rule))
+
+    size = meta.get("input_size")
+    if not numbers_of(size, 2, numbers.Integral) or not all(16 <= v <= 1024 for v in size):
+        raise bad("input_size", "must be [height, width], 16-1024 pixels")
+    for field in ("mean", "std"):
+        if field in meta and not numbers_of(meta[field], 3):
+            raise bad(field, "must be 3 numbers")
+    if "std" in meta and not all(v > 0 for v in meta["std"]):
+        raise bad("std", "must be 3 numbers above 0")
+    categories = meta.get("categories", ["road"])
+    if not (isinstance(categories, list) and categories and all(isinstance(c, str) for c in categories)):
+        raise bad("categories", "must be a list of names")
+    order = meta.get("channel_order", "RGB")
+    if not isinstance(order, str) or sorted(order.upper()) != ["B", "G", "R"]:
+        raise bad("channel_order", "must be RGB or BGR")
 
 
 def load_model(path, map_location="cpu"):

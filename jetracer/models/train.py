@@ -75,7 +75,17 @@ class _Dist:
         return self.rank == 0
 
 
+def check_device_name(requested):
+    """``requested`` if it is auto, cpu, cuda or cuda:N; else a one-line ``ModelError``."""
+    import re
+
+    if requested in (None, "auto") or re.match(r"^(cpu|cuda(:\d{1,2})?)$", str(requested)):
+        return requested
+    raise ModelError("--device %r is not a device: use auto, cpu, cuda or cuda:N" % (requested,))
+
+
 def _pick_device(torch, requested, dist):
+    requested = check_device_name(requested)
     if requested in (None, "auto"):
         requested = "cuda" if torch.cuda.is_available() else "cpu"
     if requested.startswith("cuda"):
@@ -83,6 +93,9 @@ def _pick_device(torch, requested, dist):
             raise ModelError("--device %s asked for a GPU but torch sees none: use --device cpu" % requested)
         if requested == "cuda":
             requested = "cuda:%d" % (dist.local_rank % torch.cuda.device_count())
+        if int(requested.split(":")[1]) >= torch.cuda.device_count():
+            raise ModelError("--device %s: torch sees %d GPU(s), numbered from 0" % (
+                requested, torch.cuda.device_count()))
         torch.cuda.set_device(torch.device(requested))
     return torch.device(requested)
 

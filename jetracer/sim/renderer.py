@@ -44,7 +44,10 @@ class CameraModel:
     def __init__(self, width=224, height=224, fov_deg=160.0, lens="fisheye", pitch_deg=20.0, mount_height_m=0.12):
         if lens not in ("fisheye", "pinhole"):
             raise TrackError("camera lens must be fisheye or pinhole, got %r" % lens)
-        if not 10.0 <= fov_deg <= (200.0 if lens == "fisheye" else 170.0):
+        from ..profile import CAMERA_FOV_LIMITS_DEG
+
+        low, high = CAMERA_FOV_LIMITS_DEG[lens]
+        if not low <= fov_deg <= high:
             raise TrackError("camera fov_deg %.0f is out of range for a %s lens" % (fov_deg, lens))
         if mount_height_m <= 0:
             raise TrackError("camera mount_height_m must be above the floor, got %r" % mount_height_m)

@@ -100,6 +100,11 @@ def _parse_style(data, where):
     return styles
 
 
+#: bounds of a track file, so one cannot exhaust memory: the floor texture is painted at 200 px/m
+MAX_POINTS = 20000
+MAX_EXTENT_M = 40.0
+
+
 class Track:
     """A closed track. ``s`` runs from 0 at the start line (the first centreline point) to
     ``length``; the car drives in point order. Build with :meth:`load` or from a dict."""
@@ -149,6 +154,9 @@ class Track:
             raw = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise TrackError("cannot read track file %s: %s" % (path, exc.strerror or exc)) from None
+        except UnicodeDecodeError as exc:
+            raise TrackError("%s: not UTF-8 text (byte 0x%02x at offset %d): a track is a JSON file" % (
+                path, exc.object[exc.start], exc.start)) from None
         try:
             data = json.loads(raw)
         except ValueError as exc:
@@ -167,6 +175,13 @@ class Track:
             raise TrackError("%s: centerline must be a list of [x, y] number pairs" % where)
         if not np.all(np.isfinite(pts)):
             raise TrackError("%s: centerline contains a non-finite coordinate" % where)
+        if len(pts) > MAX_POINTS:
+            raise TrackError("%s: centerline has %d points; at most %d (sample the curve every 5-20 cm)" % (
+                where, len(pts), MAX_POINTS))
+        extent = pts.max(axis=0) - pts.min(axis=0)
+        if extent.max() > MAX_EXTENT_M:
+            raise TrackError("%s: the track spans %.0f x %.0f m; at most %.0f m a side (the simulator paints the "
+                             "floor at 5 mm a pixel)" % (where, extent[0], extent[1], MAX_EXTENT_M))
         if len(pts) >= 2 and np.hypot(*(pts[-1] - pts[0])) < 1e-6:
             pts = pts[:-1]  # the closing point repeated: fine
         keep = np.ones(len(pts), dtype=bool)  # drop exact repeats, which have no direction

@@ -1,5 +1,7 @@
 """Recording what the car saw, with the prediction drawn on it: .mp4 (OpenCV) or .gif (Pillow)."""
 
+import errno
+import os
 from pathlib import Path
 
 import numpy as np
@@ -28,15 +30,28 @@ def draw_prediction(image_bgr, x, y, steering=None, throttle=None):
 
 
 class VideoRecorder:
-    """Appends annotated frames; writes the file on close (GIF) or as it goes (MP4)."""
+    """Appends annotated frames; writes the file on close (GIF) or as it goes (MP4, AVI).
+
+    The path is checked when the recorder is made, so a wrong ``--video`` fails before the car
+    moves. The video is written under a temp name and renamed into place on close: a failed or
+    interrupted recording leaves the previous file at that path whole."""
+
+    SUFFIXES = (".mp4", ".avi", ".gif")
 
     def __init__(self, path, fps=30.0, max_frames=3000):
+        from ..errors import OutputError
+        from .atomic import check_output_file
+
         self.path = Path(path)
+        check_output_file(self.path, "video")
+        if self.path.suffix.lower() not in self.SUFFIXES:
+            raise OutputError("video %s: the name must end in %s" % (path, ", ".join(self.SUFFIXES)), exit_code=2)
         self.fps = float(fps)
         self.max_frames = max_frames
         self.count = 0
         self._gif_frames = []
         self._writer = None
+        self._tmp = None
 
     def add(self, image_bgr, x=None, y=None, steering=None, throttle=None):
         if self.count >= self.max_frames:
@@ -50,21 +65,63 @@ class VideoRecorder:
                 self._gif_frames.append(Image.fromarray(np.ascontiguousarray(frame[:, :, ::-1])))
             return
         if self._writer is None:
-            import cv2
-
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            h, w = frame.shape[:2]
-            self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (w, h))
+            self._open_writer(frame.shape[1], frame.shape[0])
         self._writer.write(np.ascontiguousarray(frame))
 
-    def close(self):
+    def _open_writer(self, width, height):
+        import tempfile
+
+        import cv2
+
+        from ..errors import OutputError
+        from .atomic import output_error
+
+        try:
+            fd, tmp = tempfile.mkstemp(prefix="." + self.path.name + ".", suffix=".tmp" + self.path.suffix,
+                                       dir=str(self.path.parent))
+            os.close(fd)
+        except OSError as exc:
+            raise output_error(exc, self.path) from None
+        self._tmp = tmp
+        fourcc = cv2.VideoWriter_fourcc(*("MJPG" if self.path.suffix.lower() == ".avi" else "mp4v"))
+        self._writer = cv2.VideoWriter(tmp, fourcc, self.fps, (int(width), int(height)))
+        if not self._writer.isOpened():
+            self._discard()
+            raise OutputError("video %s: OpenCV cannot write this format here (try .gif)" % self.path)
+
+    def _discard(self):
         if self._writer is not None:
             self._writer.release()
             self._writer = None
+        if self._tmp is not None:
+            try:
+                os.unlink(self._tmp)
+            except OSError:
+                pass
+            self._tmp = None
+
+    def close(self):
+        """Finish the file and move it into place; raises ``OutputError`` (one line) when it cannot."""
+        from .atomic import output_error
+
+        if self._writer is not None:
+            self._writer.release()
+            self._writer = None
+            tmp, self._tmp = self._tmp, None
+            try:
+                if os.path.getsize(tmp) == 0:  # OpenCV reports no write error, an empty file is one
+                    raise OSError(errno.ENOSPC, "nothing was written", str(self.path))
+                os.replace(tmp, str(self.path))
+            except OSError as exc:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
+                raise output_error(exc, self.path) from None
         if self._gif_frames:
             from .atomic import atomic_path
 
+            frames, self._gif_frames = self._gif_frames, []
             with atomic_path(self.path) as tmp:
-                self._gif_frames[0].save(str(tmp), format="GIF", save_all=True, append_images=self._gif_frames[1:],
-                                         duration=int(2000 / self.fps), loop=0)
-            self._gif_frames = []
+                frames[0].save(str(tmp), format="GIF", save_all=True, append_images=frames[1:],
+                               duration=int(2000 / self.fps), loop=0)
