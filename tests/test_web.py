@@ -303,10 +303,10 @@ def test_web_command_bad_inputs_are_one_line(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     not_a_folder = tmp_path / "file"
     not_a_folder.write_text("x")
-    assert main(["web", "--sim", "--data", str(not_a_folder / "xy")]) == 1
+    assert main(["web", "--sim", "--data", str(not_a_folder / "xy")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: dataset folder") and "\n" not in err
-    assert main(["web", "--sim", "--runs", str(not_a_folder / "runs")]) == 1
+    assert main(["web", "--sim", "--runs", str(not_a_folder / "runs")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: telemetry folder") and "\n" not in err
     with pytest.raises(SystemExit) as exit_info:
