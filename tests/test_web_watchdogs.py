@@ -110,6 +110,44 @@ def test_a_stuck_control_loop_gets_neutral_within_the_limit_and_wakes_up_e_stopp
     assert is_neutral(chip.pulse_us(1))
 
 
+def test_a_killed_guardian_e_stops_the_session_and_is_replaced_unless_it_died_young():
+    """Killed after a useful life (the OOM killer, a person): e-stop, a new guardian, drive on after
+    Release. Dead soon after its start (it cannot reach the board): no drive without it."""
+    from jetracer.web.session import CommandError, WebSession, assemble
+    from jetracer.web.watchdogs import LoopWatchdogs
+
+    parts = assemble(load_profile("sim"), sim=True)
+    watchdogs = LoopWatchdogs(parts.pilot, WATCHDOG_S)
+    session = WebSession(parts, deadman_s=5.0, watchdogs=watchdogs).start()
+    chip = PCA9685Twin(0x40, backing_file=sim_state_dir() / "pca9685-0x40.regs")
+    try:
+        assert session.claim("page")
+        session.drive("page", 0.0, 0.0)
+        session.drive("page", 0.0, 1.0)
+        assert wait_pulse(chip, moving, 5.0) is not None
+        first = watchdogs.guardian.process
+        watchdogs.restart_min_life_s = 0.0
+        first.kill()
+        assert wait_pulse(chip, is_neutral, LIMIT_S) is not None
+        assert session.status()["estopped"] and "guardian process is gone" in session.status()["message"]
+        assert watchdogs.guardian is not None and watchdogs.guardian.process.pid != first.pid
+        session.drive("page", 0.0, 0.0)
+        session.release_estop("page")
+        session.drive("page", 0.0, 0.0)
+        session.drive("page", 0.0, 1.0)
+        assert wait_pulse(chip, moving, 2.0) is not None
+        watchdogs.restart_min_life_s = 60.0
+        watchdogs.guardian.process.kill()
+        assert wait_pulse(chip, is_neutral, LIMIT_S) is not None
+        session.drive("page", 0.0, 0.0)
+        with pytest.raises(CommandError, match="unguarded .*guardian process is gone"):
+            session.release_estop("page")
+        assert watchdogs.guardian is None and session.status()["estopped"]
+    finally:
+        session.close()
+    assert is_neutral(chip.pulse_us(1))
+
+
 def test_systemd_hears_ready_keepalives_from_the_control_loop_none_while_it_is_stuck_and_stopping(
         tmp_path, monkeypatch):
     """``Type=notify``/``WatchdogSec``: the keep-alives come from the loop itself, so a stuck loop
@@ -277,29 +315,39 @@ def test_a_drive_cannot_take_the_car_from_the_web_app(server, monkeypatch, capsy
     assert "jetracer stop" in err
 
 
+def freeze(server, what):
+    """SIGSTOP the server while it drives: neutral within the limit, and still after SIGCONT."""
+    os.kill(server.proc.pid, signal.SIGSTOP)
+    try:
+        TIMES[what] = elapsed = wait_pulse(server.chip, is_neutral, LIMIT_S + 1.0)
+        assert elapsed is not None and elapsed <= LIMIT_S, "throttle %.0f us after %s s" % (
+            server.chip.pulse_us(1), elapsed)
+        assert stays(server.chip, is_neutral, 0.3)
+    finally:
+        os.kill(server.proc.pid, signal.SIGCONT)
+    assert stays(server.chip, is_neutral, 0.6)  # the page still holds full throttle: e-stopped
+
+
+def release(page):
+    page.throttle = 0.0
+    time.sleep(0.15)
+    page.outbox.put({"t": "release"})
+    time.sleep(0.15)
+    page.throttle = 1.0
+
+
 def test_sigstop_of_the_web_process_while_a_page_drives_ends_at_neutral(server):
     """Frozen whole (no thread runs): the guardian process writes neutral; after SIGCONT the page's
-    held throttle does not drive (the e-stop latched) until Release."""
+    held throttle does not drive (the e-stop latched) until Release; a fresh guardian guards again."""
     page = Page(server)
     page.start()
     try:
         assert wait_pulse(server.chip, moving, 10.0) is not None, server.output()[-2000:]
-        os.kill(server.proc.pid, signal.SIGSTOP)
-        try:
-            TIMES["web process SIGSTOP"] = elapsed = wait_pulse(server.chip, is_neutral, LIMIT_S + 1.0)
-            assert elapsed is not None and elapsed <= LIMIT_S, "throttle %.0f us after %s s" % (
-                server.chip.pulse_us(1), elapsed)
-            assert stays(server.chip, is_neutral, 0.3)
-        finally:
-            os.kill(server.proc.pid, signal.SIGCONT)
-        assert stays(server.chip, is_neutral, 0.6)  # the page still drives: e-stopped
+        freeze(server, "web process SIGSTOP")
         assert "jetracer guardian (web" in server.output() and "no heartbeat" in server.output()
-        page.throttle = 0.0
-        time.sleep(0.15)
-        page.outbox.put({"t": "release"})
-        time.sleep(0.15)
-        page.throttle = 1.0
-        assert wait_pulse(server.chip, moving, 3.0) is not None, server.output()[-2000:]  # guarded again
+        release(page)
+        assert wait_pulse(server.chip, moving, 3.0) is not None, server.output()[-2000:]
+        freeze(server, "web process SIGSTOP, second guardian")
     finally:
         page.stop()
     assert page.error is None, page.error
@@ -309,7 +357,7 @@ def test_jetracer_stop_stops_the_web_app_at_neutral(server):
     page = Page(server)
     page.start()
     try:
-        page.outbox.put({"t": "release"})  # an e-stop left over from an earlier test
+        release(page)  # the e-stop an earlier test left
         assert wait_pulse(server.chip, moving, 10.0) is not None, server.output()[-2000:]
         stop = subprocess.Popen([sys.executable, "-m", "jetracer", "stop", "--sim"], env=server.env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -248,6 +248,9 @@ class WebSession:
             self._require_control(client_id)
             if not self.teleop.estopped:
                 return
+            unguarded = getattr(self.watchdogs, "unguarded", "")
+            if unguarded:
+                raise CommandError("cannot drive unguarded (%s): restart jetracer web" % unguarded)
             held = self._last_input.throttle if self._last_input is not None else 0.0
             if held != 0.0:  # as with the pad: the throttle must be released to clear the e-stop
                 raise CommandError("release the throttle to clear the e-stop")

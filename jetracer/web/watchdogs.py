@@ -15,10 +15,13 @@ before it writes anything:
 
 Unlike a drive, the server does not exit when one of them acts: :meth:`LoopWatchdogs.beat` says
 why, the session latches its e-stop (the page shows it; only the controlling page releases it,
-throttle released), and a fresh guardian takes over, so the session stays guarded.
+throttle released), and a fresh guardian takes over, so the session stays guarded. A guardian that
+dies soon after its start (it cannot reach the board) is not restarted: the session is then
+``unguarded`` and refuses to release its e-stop, as a drive exits on a fault.
 """
 
 import logging
+import time
 
 __all__ = ["LoopWatchdogs"]
 
@@ -27,6 +30,9 @@ log = logging.getLogger(__name__)
 
 class LoopWatchdogs:
     """``start()``, ``beat()`` every pass (returns '' or why a watchdog acted), ``close()``."""
+
+    #: a guardian gone sooner than this after its start is not replaced (it would only die again)
+    restart_min_life_s = 10.0
 
     def __init__(self, pilot, limit_s, guardian=True, outputs_off=False, notifier=None, name="web"):
         self.pilot = pilot
@@ -38,6 +44,7 @@ class LoopWatchdogs:
         self.watchdog = None
         self.guardian = None
         self.trips = 0
+        self.unguarded = ""  #: why the guardian is gone for good ('' while it guards)
         self._plan = None
         self._ready = False
 
@@ -79,10 +86,7 @@ class LoopWatchdogs:
             watchdog.reset()  # the session's e-stop latches from here on
         if self.guardian is not None and not self.guardian.beat():
             reasons.append(self.guardian.reason)
-            self.guardian.close()
-            self._start_guardian()
-            if self.guardian is not None:
-                self.guardian.beat()
+            self._replace_guardian()
         if watchdog is not None:
             watchdog.arm(watchdog.clock() + self.limit_s, "pass")
         if self.notifier is not None:
@@ -94,6 +98,18 @@ class LoopWatchdogs:
             self.trips += 1
             log.error("watchdog: %s", "; ".join(reasons))
         return "; ".join(reasons)
+
+    def _replace_guardian(self):
+        """A fresh guardian after one that acted, or one that died after a useful life."""
+        old, self.guardian = self.guardian, None
+        old.close()
+        if not old.lapsed and time.monotonic() - old.started_at < self.restart_min_life_s:
+            self.unguarded = old.reason
+            log.error("%s soon after its start: not restarted; the car stays e-stopped", old.reason)
+            return
+        self._start_guardian()
+        if self.guardian is not None:
+            self.guardian.beat()
 
     def close(self):
         """A clean end (the loop has stopped, the car is at neutral): every layer stands down."""
