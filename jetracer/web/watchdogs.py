@@ -107,7 +107,12 @@ class LoopWatchdogs:
             self.unguarded = old.reason
             log.error("%s soon after its start: not restarted; the car stays e-stopped", old.reason)
             return
-        self._start_guardian()
+        try:
+            self._start_guardian()
+        except OSError as exc:  # no process can be started now (out of memory, of pids)
+            self.unguarded = "no new guardian process: %s" % exc
+            log.error("%s; the car stays e-stopped", self.unguarded)
+            return
         if self.guardian is not None:
             self.guardian.beat()
 
