@@ -191,6 +191,8 @@ class Guardian:
         self._status_fd = status_fd
         self.tripped = False
         self.reason = ""
+        self.lapsed = False  #: it wrote neutral because the beats stopped (else: it is gone)
+        self.started_at = time.monotonic()
 
     @classmethod
     def plan_for(cls, car):
@@ -224,6 +226,7 @@ class Guardian:
             return False
         try:
             if os.read(self._status_fd, 64):
+                self.lapsed = True
                 return self._trip("the guardian process wrote neutral (heartbeat lapsed)")
         except BlockingIOError:
             pass

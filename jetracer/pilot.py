@@ -425,6 +425,13 @@ class Pilot(traitlets.HasTraits):
         if self.watchdog is not None:
             self.watchdog.reset()
 
+    def start_watchdog(self):
+        """The deadline thread for a loop other than :meth:`run` that arms it itself (the web app's
+        control loop, every pass): :meth:`act_on` and each write honour its trips. None when the
+        car's bus has no second handle or ``watchdog_s`` is 0."""
+        self._start_watchdog()
+        return self.watchdog
+
     def _stop_watchdog(self):
         if self.watchdog is not None:
             self.watchdog.disarm()

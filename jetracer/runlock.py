@@ -1,9 +1,10 @@
 """Which process drives this car: a lock file per car (I2C bus + address), in the runtime folder.
 
-A drive holds an exclusive ``flock`` on its lock file for as long as it runs and writes its pid in
-it. ``jetracer stop`` finds a running drive by trying that lock (a lock cannot outlive its process,
-so a stale file or a recycled pid is never mistaken for a drive), asks it to stop, and only then
-writes neutral itself; a second drive on the same car is refused instead of fighting the first.
+A drive (``jetracer drive``, ``jetracer web``) holds an exclusive ``flock`` on its lock file for as
+long as it runs and writes its pid and command in it. ``jetracer stop`` finds a running drive by
+trying that lock (a lock cannot outlive its process, so a stale file or a recycled pid is never
+mistaken for a drive), asks it to stop, and only then writes neutral itself; a second drive on the
+same car is refused instead of fighting the first.
 """
 
 import errno
@@ -15,7 +16,21 @@ from pathlib import Path
 
 from .errors import JetracerError
 
-__all__ = ["runtime_dirs", "lock_path", "lock_paths", "DriveLock", "running_drive", "find_running_drive"]
+__all__ = ["runtime_dirs", "lock_path", "lock_paths", "DriveLock", "running_drive", "find_running_drive", "lock_car",
+           "holder_name"]
+
+#: what each locking command is called in messages
+_NAMES = {"drive": "drive", "web": "web app"}
+
+
+def holder_name(holder):
+    """"drive" or "web app": who holds a lock, from its info (older locks name no command: a drive)."""
+    return _NAMES.get((holder or {}).get("command"), "drive")
+
+
+def _refusal(holder, path):
+    return JetracerError("a %s is already running on this car (pid %s, %s): stop it first with `jetracer stop`" % (
+        holder_name(holder), holder.get("pid", "?"), path))
 
 
 def runtime_dirs():
@@ -74,8 +89,7 @@ class DriveLock:
             os.close(fd)
             if exc.errno not in (errno.EWOULDBLOCK, errno.EACCES):
                 raise
-            raise JetracerError("a drive is already running on this car (pid %s, %s): stop it first with "
-                                "`jetracer stop`" % (holder.get("pid", "?"), self.path)) from None
+            raise _refusal(holder, self.path) from None
         info = dict(info, pid=os.getpid())
         os.ftruncate(fd, 0)
         os.lseek(fd, 0, os.SEEK_SET)
@@ -98,6 +112,16 @@ class DriveLock:
 
     def __exit__(self, *exc):
         self.release()
+
+
+def lock_car(profile, sim, command="drive"):
+    """Take the car described by ``profile`` for ``command`` ("drive", "web"): refused with one line
+    naming the pid when a drive or the web app already holds it, wherever its lock lives."""
+    paths = lock_paths(profile, sim=sim)
+    path, holder = find_running_drive(paths[1:])
+    if holder is not None:
+        raise _refusal(holder, path)
+    return DriveLock(paths[0]).acquire(profile=profile.name, sim=bool(sim), command=command)
 
 
 def find_running_drive(paths):

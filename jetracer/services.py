@@ -7,7 +7,9 @@ installed (venv or system). The drive unit writes neutral after every stop, cras
 neutral; the guardian process has usually written it already; it counts from ``READY=1``, and
 the start may take minutes while a TensorRT engine is built, hence ``TimeoutStartSec=900``), and
 carries the Jetson Nano's libgomp ``LD_PRELOAD`` work-around (torch on JetPack 4 fails with
-"cannot allocate memory in static TLS block" without it).
+"cannot allocate memory in static TLS block" without it). The web unit is the same kind of
+service: notify, keep-alives from its control loop, the same lock folder, neutral after every stop
+(its start loads the camera and the model: ``TimeoutStartSec=300``).
 """
 
 import shlex
@@ -68,7 +70,11 @@ StartLimitIntervalSec=120
 StartLimitBurst=5
 
 [Service]
-Type=simple
+Type=notify
+NotifyAccess=main
+WatchdogSec={watchdog_sec}
+TimeoutStartSec=300
+RuntimeDirectory=jetracer
 {common}Environment=LD_PRELOAD={libgomp}
 ExecStartPre={jetracer} stop --profile {profile}
 ExecStart={jetracer} web --profile {profile} --port {web_port}
@@ -144,8 +150,8 @@ def existing_groups(names=WANTED_GROUPS):
     return found
 
 
-#: systemd's watchdog for the drive: the last layer (the pilot's deadline thread and the guardian
-#: process act within pilot.watchdog_s); long enough for a slow frame, short enough to matter
+#: systemd's watchdog for the drive and the web app: the last layer (the pilot's deadline thread and
+#: the guardian process act within pilot.watchdog_s); long enough for a slow frame, short enough to matter
 WATCHDOG_SEC = 2
 
 

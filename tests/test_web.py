@@ -270,13 +270,15 @@ def test_each_frame_is_encoded_once_for_every_watcher():
 
 
 # -- service -----------------------------------------------------------------------------------------
-def test_web_unit_conflicts_with_the_drive_loop_and_stops_the_car():
+def test_web_unit_conflicts_with_the_drive_loop_has_a_watchdog_and_stops_the_car():
     from jetracer.services import ON_DEMAND_UNITS, render_units
 
     unit = render_units("jetson", "latrax_rally", "/home/jetson/jetracer", groups=[])["jetracer-web.service"]
     assert " web --profile latrax_rally --port 8887" in unit
     assert "Conflicts=jetracer-drive.service" in unit and "ExecStopPost=" in unit and " stop --profile" in unit
     assert "jetracer-web.service" in ON_DEMAND_UNITS
+    for line in ("Type=notify", "NotifyAccess=main", "WatchdogSec=2", "RuntimeDirectory=jetracer"):
+        assert "\n%s\n" % line in unit  # a frozen server is killed, then ExecStopPost writes neutral
 
 
 def test_the_oled_shows_how_to_log_in(tmp_path, monkeypatch):

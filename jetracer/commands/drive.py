@@ -89,15 +89,9 @@ def run(args):
 
 def _lock_the_car(profile, sim):
     """One drive per car: the lock `jetracer stop` finds this drive by (see jetracer.runlock)."""
-    from ..errors import JetracerError
-    from ..runlock import DriveLock, find_running_drive, lock_paths
+    from ..runlock import lock_car
 
-    paths = lock_paths(profile, sim=sim)
-    path, holder = find_running_drive(paths[1:])
-    if holder is not None:
-        raise JetracerError("a drive is already running on this car (pid %s, %s): stop it first with "
-                            "`jetracer stop`" % (holder.get("pid", "?"), path))
-    return DriveLock(paths[0]).acquire(profile=profile.name, sim=sim)
+    return lock_car(profile, sim, command="drive")
 
 
 class DriveSession:

@@ -1,9 +1,10 @@
-"""`jetracer stop`: stop a running drive, then neutral throttle and centred steering, now.
+"""`jetracer stop`: stop a running drive or web app, then neutral throttle and centred steering, now.
 
-It finds a drive on this car by its lock file (see :mod:`jetracer.runlock`), asks it to stop
-(SIGTERM: it writes neutral and exits), kills it when it does not end in time (a frozen process:
-SIGSTOP, a C call holding the GIL), then writes neutral itself and reads the pulse back. systemd's
-ExecStopPost runs it too, so the car is stopped even after the drive crashed or was killed.
+It finds a drive (or `jetracer web`) on this car by its lock file (see :mod:`jetracer.runlock`),
+asks it to stop (SIGTERM: it writes neutral and exits), kills it when it does not end in time (a
+frozen process: SIGSTOP, a C call holding the GIL), then writes neutral itself and reads the pulse
+back. systemd's ExecStopPost runs it too, so the car is stopped even after the drive crashed or was
+killed.
 """
 
 import os
@@ -36,31 +37,31 @@ def stop_running_drive(paths, grace_s=GRACE_S):
     """Stop the drive holding one of the lock ``paths``; returns a sentence saying what happened,
     or '' if none ran."""
     from ..errors import JetracerError
-    from ..runlock import find_running_drive
+    from ..runlock import find_running_drive, holder_name
 
     path, holder = find_running_drive(paths)
     if holder is None:
         return ""
-    pid = holder.get("pid")
+    pid, what = holder.get("pid"), holder_name(holder)
     if not pid or pid == os.getpid():
-        return "a drive holds %s but its pid is unknown: not signalled" % path
+        return "a %s holds %s but its pid is unknown: not signalled" % (what, path)
     t0 = time.monotonic()
     try:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
-        return "the drive (pid %d) had already ended" % pid
+        return "the %s (pid %d) had already ended" % (what, pid)
     except PermissionError:
-        raise JetracerError("a drive runs as another user (pid %d): `sudo systemctl stop jetracer-drive` or "
-                            "`sudo jetracer stop`" % pid) from None
+        raise JetracerError("a %s runs as another user (pid %d): `sudo systemctl stop jetracer-%s` or "
+                            "`sudo jetracer stop`" % (what, pid, "web" if what == "web app" else "drive")) from None
     if _wait_gone(path, grace_s):
-        return "stopped the running drive (pid %d, SIGTERM) in %.1f s" % (pid, time.monotonic() - t0)
+        return "stopped the running %s (pid %d, SIGTERM) in %.1f s" % (what, pid, time.monotonic() - t0)
     try:
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
     _wait_gone(path, 2.0)
-    return "the running drive (pid %d) did not stop within %.0f s of SIGTERM (frozen?): killed it (SIGKILL)" % (
-        pid, grace_s)
+    return "the running %s (pid %d) did not stop within %.0f s of SIGTERM (frozen?): killed it (SIGKILL)" % (
+        what, pid, grace_s)
 
 
 def run(args):

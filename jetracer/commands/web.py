@@ -3,7 +3,10 @@
 Open ``http://CAR:8887/`` and log in with the install's token (printed once when it is made, kept
 in ``~/.config/jetracer/web-token``, shown on the OLED, or ``[web] token`` in the profile). One page
 drives at a time; a silent, hidden or closed page puts the car at neutral (see
-:mod:`jetracer.web.session`). Needs tornado: ``pip install jetracer[web]``.
+:mod:`jetracer.web.session`). The watchdogs of a drive guard its control loop (the pilot's deadline
+thread, the guardian process, systemd's ``WatchdogSec``: :mod:`jetracer.web.watchdogs`), and it
+takes the car's drive lock: ``jetracer stop`` stops it, and a drive and the web app never own the
+same car at once. Needs tornado: ``pip install jetracer[web]``.
 """
 
 import logging
@@ -60,13 +63,11 @@ def _addresses(host):
 
 def run(args):
     _tornado()
-    from ..safety import StopSignal, install_signal_handlers
-    from ..web.auth import LoginGate, load_or_create_token, token_path
+    from ..runlock import lock_car
+    from ..safety import install_signal_handlers
+    from ..web.auth import load_or_create_token, token_path
     from ..web.dataset import DatasetFolder
-    from ..web.frames import FrameStream
-    from ..web.runs import default_run_folders
-    from ..web.server import WebApp, serve
-    from ..web.session import WebSession, assemble, default_telemetry_path
+    from ..web.session import default_telemetry_path
 
     install_signal_handlers()
     profile = profile_from_args(args)
@@ -81,12 +82,34 @@ def run(args):
         where = str(token_path())
     runs_dir = args.runs or web["runs_dir"]
     dataset = DatasetFolder(args.data or web["dataset_dir"])
-    parts = assemble(profile, sim, track=args.track, pilot=args.pilot,
-                     telemetry_path=default_telemetry_path(runs_dir))
+    telemetry_path = default_telemetry_path(runs_dir)
+    lock = lock_car(profile, sim, command="web")  # before the car is made: making it writes neutral
+    try:
+        _serve(args, profile, sim, (host, port), (token, where), dataset, runs_dir, telemetry_path)
+    finally:
+        lock.release()  # last: `jetracer stop` waits for this, then writes neutral itself
+    print("web stopped: car at neutral")
+    return 0
+
+
+def _serve(args, profile, sim, address, login, dataset, runs_dir, telemetry_path):
+    """The parts, the session and its watchdogs, the server; neutral and closed on every way out."""
+    from ..safety import StopSignal
+    from ..web.auth import LoginGate
+    from ..web.frames import FrameStream
+    from ..web.runs import default_run_folders
+    from ..web.server import WebApp, serve
+    from ..web.session import WebSession, assemble
+    from ..web.watchdogs import LoopWatchdogs
+
+    (host, port), (token, where) = address, login
+    web = profile.web
+    parts = assemble(profile, sim, track=args.track, pilot=args.pilot, telemetry_path=telemetry_path)
     session = frames = None
     try:
         session = WebSession(parts, deadman_s=web["deadman_s"], max_throttle=web["max_throttle"],
-                             throttle_cap=web["throttle_cap"])
+                             throttle_cap=web["throttle_cap"],
+                             watchdogs=LoopWatchdogs.from_profile(profile, parts.pilot))
         frames = FrameStream(parts.camera, quality=web["jpeg_quality"]).start()
         app = WebApp(session, frames, LoginGate(token, max_failures=web["login_attempts"]), dataset,
                      default_run_folders(profile, runs_dir), category=web["category"])
@@ -110,5 +133,3 @@ def run(args):
             session.close()
         else:
             parts.close()
-    print("web stopped: car at neutral")
-    return 0

@@ -16,8 +16,11 @@ control loop thread, and applies the safety rules:
   the picture; in ``steer``/``auto`` the pilot's own stale-frame e-stop applies;
 - commands are checked here, not in the page: finite numbers in range, known mode names.
 
-The control loop calls ``beat_hooks`` (callables) every pass: a watchdog that must see the loop
-alive (issue 16's guardian) subscribes there, and stops the car when the beats stop.
+The control loop feeds the watchdogs (``watchdogs``: :class:`~jetracer.web.watchdogs.LoopWatchdogs`,
+the pilot's deadline thread, the guardian process, systemd) first thing every pass: a pass that
+blocks or a frozen process gets neutral from a layer that still runs, and when the loop wakes it
+latches the e-stop before it writes anything. ``beat_hooks`` (callables) run at the end of every
+pass, for anything else that must see the loop alive.
 """
 
 import logging
@@ -146,7 +149,8 @@ def check_number(value, name, low, high):
 class WebSession:
     """The parts plus who controls them. See the module docstring for the rules."""
 
-    def __init__(self, parts, deadman_s=0.5, max_throttle=0.5, throttle_cap=0.25, clock=time.monotonic):
+    def __init__(self, parts, deadman_s=0.5, max_throttle=0.5, throttle_cap=0.25, clock=time.monotonic,
+                 watchdogs=None):
         self.parts = parts
         self.pilot = parts.pilot
         self.camera = parts.camera
@@ -160,7 +164,8 @@ class WebSession:
         self.teleop.mapping.labels["estop_release"] = "the Release button, throttle released"
         self.can_steer = parts.can_steer
         self.controller_id = None
-        self.beat_hooks = []  #: called every loop pass; a watchdog subscribes here
+        self.watchdogs = watchdogs  #: fed first thing every pass (LoopWatchdogs)
+        self.beat_hooks = []  #: called at the end of every loop pass
         self.release_listeners = []  #: called (client_id, reason) when control is taken from a page
         self._armed = False
         self._last_input = None
@@ -243,6 +248,9 @@ class WebSession:
             self._require_control(client_id)
             if not self.teleop.estopped:
                 return
+            unguarded = getattr(self.watchdogs, "unguarded", "")
+            if unguarded:
+                raise CommandError("cannot drive unguarded (%s): restart jetracer web" % unguarded)
             held = self._last_input.throttle if self._last_input is not None else 0.0
             if held != 0.0:  # as with the pad: the throttle must be released to clear the e-stop
                 raise CommandError("release the throttle to clear the e-stop")
@@ -272,6 +280,8 @@ class WebSession:
 
     # -- the loop ----------------------------------------------------------------------------------
     def start(self):
+        if self.watchdogs is not None:
+            self.watchdogs.start()
         self._thread = threading.Thread(target=self._run, name="web-control", daemon=True)
         self._thread.start()
         return self
@@ -285,7 +295,8 @@ class WebSession:
                 self.estop("control loop fault: %s" % exc)
 
     def step(self):
-        """One pass: dead-man, camera check, pilot, battery, beats."""
+        """One pass: watchdogs, dead-man, camera check, pilot, battery, beats."""
+        self._feed_watchdogs()
         with self._lock:
             if self.controller_id is not None and self.clock() - self._last_heard > self.deadman_s:
                 silent = self.clock() - self._last_heard
@@ -305,6 +316,15 @@ class WebSession:
         self.loop_passes += 1
         for hook in list(self.beat_hooks):
             hook()
+
+    def _feed_watchdogs(self):
+        """Before anything is written: a layer that acted since the last pass (this pass was late)
+        latches the e-stop, so a loop that wakes from a hang or a freeze never drives on."""
+        if self.watchdogs is None:
+            return
+        reason = self.watchdogs.beat()
+        if reason:
+            self.estop("watchdog: %s" % reason)
 
     def _pilot_step(self, frame):
         """As the teleop session: a repeated but fresh frame is skipped while the model drives."""
@@ -377,7 +397,22 @@ class WebSession:
             self.pilot.telemetry.event("stop", reason=self.stop_reason or "web closed")
         except Exception:  # noqa: BLE001
             pass
+        self._close_watchdogs()
         self.parts.close()
+
+    def _close_watchdogs(self):
+        """A clean goodbye once the loop has ended at neutral; a loop still stuck keeps them: the
+        guardian then writes neutral when this process ends without one."""
+        watchdogs, self.watchdogs = self.watchdogs, None
+        if watchdogs is None:
+            return
+        if self._thread is not None and self._thread.is_alive():
+            log.error("the control loop did not end: the guardian stays on guard")
+            return
+        try:
+            watchdogs.close()
+        except Exception as exc:  # noqa: BLE001 - keep closing
+            log.error("closing the watchdogs: %s", exc)
 
 
 class _NoSysInfo:
