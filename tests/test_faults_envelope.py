@@ -213,7 +213,7 @@ def test_drive_unit_is_notify_with_a_watchdog_and_neutral_after_stop():
 def test_a_second_drive_on_the_same_car_is_refused(capsys):
     lock = DriveLock(lock_path(load_profile("sim"), sim=True)).acquire(profile="sim")
     try:
-        assert main(["drive", "--sim", "--pilot", "expert", "--duration", "1"]) == 1
+        assert main(["drive", "--sim", "--pilot", "expert", "--duration", "1"]) == 2
     finally:
         lock.release()
     err = capsys.readouterr().err

@@ -309,7 +309,7 @@ def test_a_drive_cannot_take_the_car_from_the_web_app(server, monkeypatch, capsy
     from jetracer.cli import main
 
     monkeypatch.setenv("JETRACER_SIM_STATE", server.env["JETRACER_SIM_STATE"])
-    assert main(["drive", "--sim", "--pilot", "expert", "--duration", "1"]) == 1
+    assert main(["drive", "--sim", "--pilot", "expert", "--duration", "1"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "a web app is already running on this car (pid %d" % server.proc.pid in err
     assert "jetracer stop" in err
