@@ -234,6 +234,7 @@ class Profile:
         choices = {("car", "type"): ("nvidia", "waveshare"),
                    ("camera", "type"): ("csi", "usb", "video", "sim"),
                    ("camera", "format"): ("auto", "raw", "mjpeg"),
+                   ("camera", "lens"): ("fisheye", "pinhole"),
                    ("pilot", "mode"): ("stopped", "manual", "steer", "auto"),
                    ("pilot", "throttle_mode"): ("constant", "adaptive"),
                    ("battery", "chemistry"): ("lipo", "liion"),
@@ -420,15 +421,8 @@ VALUE_BOUNDS = {
     ("sim", "battery_mah"): (1.0, 1000000.0, "milliamp-hours"),
 }
 
-#: (section, key) -> the words a text value may take
-VALUE_CHOICES = {
-    ("camera", "lens"): ("fisheye", "pinhole"),
-    ("camera", "format"): ("raw", "mjpeg"),
-}
-
-
 def _check_sizes_and_rates(sections, where):
-    """Bounds of :data:`VALUE_BOUNDS` and :data:`VALUE_CHOICES`, the lens's field of view, and one
+    """Bounds of :data:`VALUE_BOUNDS`, the lens's field of view, and one
     chip per I2C address on the car's bus."""
     def fail(section, key, rule):
         raise ProfileError("%s: [%s] %s = %r: %s" % (where, section, key, sections[section][key], rule))
@@ -436,9 +430,6 @@ def _check_sizes_and_rates(sections, where):
     for (section, key), (low, high, unit) in VALUE_BOUNDS.items():
         if not low <= sections[section][key] <= high:
             fail(section, key, "must be in [%g, %g] (%s)" % (low, high, unit))
-    for (section, key), allowed in VALUE_CHOICES.items():
-        if sections[section][key] not in allowed:
-            fail(section, key, "must be one of %s" % ", ".join(allowed))
     camera = sections["camera"]
     low, high = CAMERA_FOV_LIMITS_DEG[camera["lens"]]
     if not low <= camera["fov_deg"] <= high:
