@@ -12,7 +12,7 @@ from ..errors import EngineError, JetracerError, ModelError
 from .backends import BACKENDS, choose_backend, choose_precision, cuda_device_info, require
 from .base import Resizer
 from .fileformat import MAGIC, read_engine_file
-from .fold import IMAGENET_MEAN, IMAGENET_STD, fold_preprocessing, pad_raw_frames
+from .fold import fold_preprocessing, pad_raw_frames
 
 __all__ = ["load_engine", "build_engine", "load_model_file", "engine_meta", "fold_model", "calibration_inputs"]
 
@@ -20,16 +20,14 @@ log = logging.getLogger(__name__)
 
 
 def engine_meta(model_meta):
-    """The parts of a checkpoint's metadata an engine needs, with JetRacer's defaults."""
+    """The parts of a checkpoint's metadata an engine needs, with JetRacer's defaults (its input
+    convention included: a model that does not say is a JetRacer model)."""
+    from ..models.convention import input_convention
+
     model_meta = dict(model_meta or {})
-    return {
-        "arch": model_meta.get("arch", "resnet18"),
-        "input_size": [int(v) for v in (model_meta.get("input_size") or (224, 224))],
-        "categories": list(model_meta.get("categories") or ["road"]),
-        "mean": [float(v) for v in (model_meta.get("mean") or IMAGENET_MEAN)],
-        "std": [float(v) for v in (model_meta.get("std") or IMAGENET_STD)],
-        "channel_order": model_meta.get("channel_order", "RGB"),
-    }
+    meta = {"arch": model_meta.get("arch", "resnet18"), "categories": list(model_meta.get("categories") or ["road"])}
+    meta.update(input_convention(model_meta))
+    return meta
 
 
 def load_model_file(path):
