@@ -27,7 +27,7 @@ def test_jetracer_notebook_car_cells_drive_the_pca9685():
         assert (car.steering_gain, car.steering_offset, car.throttle_gain) == (-0.65, 0.0, 0.8)
         car.steering = 0.5
         car.throttle = 0.2
-        assert pca.pulse_us(0) == pytest.approx(1500 - 0.5 * 0.65 * 750, abs=4.0)  # 12-bit ticks at the prescaled ~50 Hz
+        assert pca.pulse_us(0) == pytest.approx(1500 - 0.5 * 0.65 * 750, abs=4.0)  # 12-bit ticks, ~50 Hz
         assert pca.pulse_us(1) == pytest.approx(1500 + 0.2 * 0.8 * 750, abs=4.0)
         car.steering = 7.0  # JetRacer's Racecar clips to [-1, 1]
         assert car.steering == 1.0

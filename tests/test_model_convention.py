@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import torchvision
+from jetracer_reference import jetracer_load, jetracer_steer
 
 from jetracer.cli import main
 from jetracer.engine import load_engine
@@ -47,31 +47,8 @@ def jetracer_net(shipped):
     return model
 
 
-def jetracer_preprocess(frame):
-    """JetRacer's notebooks/utils.py `preprocess`, re-typed for the CPU."""
-    import PIL.Image
-    import torchvision.transforms.functional as tf
-
-    image = tf.to_tensor(PIL.Image.fromarray(frame))
-    image.sub_(torch.tensor(IMAGENET_MEAN)[:, None, None]).div_(torch.tensor(IMAGENET_STD)[:, None, None])
-    return image[None, ...]
-
-
-def jetracer_load(path, outputs=2):
-    """JetRacer's road_following notebook: resnet18, fc replaced, load_state_dict(torch.load(path))."""
-    model = torchvision.models.resnet18(weights=None)
-    model.fc = torch.nn.Linear(512, outputs)
-    model.load_state_dict(torch.load(str(path)))
-    return model.eval()
-
-
 def steer(engine, frames):
     return np.array([engine(f)[0] for f in frames])
-
-
-def jetracer_steer(model, frames):
-    with torch.no_grad():
-        return np.array([float(model(jetracer_preprocess(f)).numpy().flatten()[0]) for f in frames])
 
 
 def test_plain_state_dict_is_read_in_jetracers_convention(tmp_path, jetracer_net):
