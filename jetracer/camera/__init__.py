@@ -3,27 +3,20 @@
 Backends are imported on first use, so ``import jetracer.camera`` needs neither OpenCV nor a camera.
 """
 
+from ..util.lazy import lazy_exports
 from .base import Camera, Frame, SourceEnded
 
 __all__ = ["Camera", "Frame", "SourceEnded", "CSICamera", "USBCamera", "VideoCamera", "JetCamCamera",
            "SimCamera", "make_camera"]
 
-_BACKENDS = {
-    "CSICamera": "csi",
-    "USBCamera": "usb",
-    "VideoCamera": "video",
-    "JetCamCamera": "jetcam",
-    "SimCamera": "sim",
-}
-
-
-def __getattr__(name):  # PEP 562: lazy backends
-    if name in _BACKENDS:
-        import importlib
-
-        module = importlib.import_module("." + _BACKENDS[name], __name__)
-        return getattr(module, name)
-    raise AttributeError("module %r has no attribute %r" % (__name__, name))
+# lazy backends (not PEP 562: Python 3.6 has none)
+lazy_exports(__name__, {
+    "CSICamera": ".csi",
+    "USBCamera": ".usb",
+    "VideoCamera": ".video",
+    "JetCamCamera": ".jetcam",
+    "SimCamera": ".sim",
+})
 
 
 def make_camera(profile, world=None, **overrides):

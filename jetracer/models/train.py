@@ -361,7 +361,7 @@ def _autocast(torch, device, dtype):
     import contextlib
 
     if dtype is None:
-        return contextlib.nullcontext()
+        return contextlib.ExitStack()  # an empty context (contextlib.nullcontext is Python 3.7+)
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
