@@ -183,3 +183,14 @@ def test_exported_jetracer_model_drives_the_laps_ours_does(tmp_path):
     assert ours["laps_completed"] == theirs["laps_completed"] == 1
     assert theirs["off_track_events"] == 0
     assert abs(theirs["mean_abs_cte_m"] - ours["mean_abs_cte_m"]) <= 0.1 * ours["mean_abs_cte_m"]
+
+
+def test_engines_cached_under_another_convention_rule_are_not_reused(tmp_path, monkeypatch):
+    from jetracer.engine import optimize
+    from jetracer.models import convention
+
+    model = tmp_path / "road_following_model.pth"
+    model.write_bytes(b"weights")
+    before = optimize._cache_key(model, "onnxruntime", "int8")
+    monkeypatch.setattr(convention, "RULES", "input-convention-1")
+    assert optimize._cache_key(model, "onnxruntime", "int8") != before

@@ -19,7 +19,12 @@ import math
 
 from ..errors import ModelError
 
-__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "JETRACER", "OURS", "input_convention", "describe", "same_convention"]
+__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "JETRACER", "OURS", "RULES", "input_convention", "describe",
+           "same_convention"]
+
+#: Bumped whenever the reading of a model's convention changes (2: plain state_dicts are JetRacer's BGR),
+#: so engines cached under the old reading are rebuilt instead of reused.
+RULES = "input-convention-2"
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
