@@ -1,9 +1,11 @@
 """Fold the input normalisation into the network's first convolution, so an engine eats raw pixels.
 
-The road-following network was trained on RGB images scaled to [0, 1] and normalised with the
-ImageNet mean and std. Per channel that is an affine map, ``n = (r / 255 - mean) / std``, and the
-first layer is a convolution, which is linear: so the map can live in that convolution's weights
-and bias, and the channel swap (the camera gives BGR) is a permutation of its input channels.
+The road-following network was trained on images scaled to [0, 1] and normalised with the
+ImageNet mean and std, in the channel order its file records (RGB for ``jetracer train``, BGR for a
+JetRacer state_dict: see ``jetracer.models.convention``). Per channel that is an affine map,
+``n = (r / 255 - mean) / std``, and the first layer is a convolution, which is linear: so the map
+can live in that convolution's weights and bias, and any channel swap (the camera gives BGR) is a
+permutation of its input channels.
 Preprocessing then costs nothing: the engine feeds raw BGR pixel values, 0..255.
 
 One subtlety makes this exact instead of approximate: the original convolution zero-pads its

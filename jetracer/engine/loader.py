@@ -66,7 +66,8 @@ def calibration_inputs(frames, meta, pad, pad_value):
 
 def build_engine(model, model_meta=None, backend="auto", precision="auto", calib_frames=None, device=None,
                  threads=None):
-    """An engine for ``model`` (fp32, trained on normalised RGB as ``model_meta`` says).
+    """An engine for ``model`` (fp32, trained in the input convention ``model_meta`` records; none
+    recorded means JetRacer's: the BGR frame, ImageNet statistics in RGB order).
 
     ``calib_frames``: BGR uint8 frames for int8 calibration. ``device``/``threads`` tune the
     torch and onnxruntime backends. Raises BackendMissing / EngineError in one line.
