@@ -112,6 +112,9 @@ class XYDataset(_base()):
                 names = sorted(os.listdir(folder))
             except (FileNotFoundError, NotADirectoryError):
                 continue  # a category nobody has clicked yet
+            except OSError as exc:  # unreadable folder: say so, keep the other categories
+                log.warning("skipping category folder %s: %s", folder, exc.strerror or exc)
+                continue
             for name in names:
                 path = os.path.join(folder, name)
                 if name.startswith(".") or name.endswith(".tmp") or not os.path.isfile(path):
