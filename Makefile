@@ -6,7 +6,21 @@ PY := $(VENV)/bin/python
 CONSTRAINTS := requirements/constraints-dev.txt
 EXTRAS := sim,onnx,gamepad,dev
 
-.PHONY: install demo test lint bench clean browser
+# Python 3.6 (JetPack 4.6 on the Nano): the torch-free suites run under it too. pyenv's 3.6 when
+# present, else python3.6 on the PATH. CI machines have it; elsewhere `make test SKIP_PY36=1` says so
+# and skips it (it is never skipped silently: a 3.6 break would only show on a car).
+PY36 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.6.*/bin/python) $(shell command -v python3.6 2>/dev/null))
+VENV36 ?= .venv36
+CONSTRAINTS36 := requirements/constraints-py36.txt
+TESTS36 := tests/test_racecar.py tests/test_jetracer_imports.py tests/test_i2c.py tests/test_profile.py \
+	tests/test_pilot.py tests/test_battery.py tests/test_display.py tests/test_display_ssd1306.py \
+	tests/test_camera_base.py tests/test_camera_backends.py tests/test_camera_video.py tests/test_sim_track.py \
+	tests/test_sim_physics.py tests/test_sim_metrics.py tests/test_sim_grip.py tests/test_sim_expert.py \
+	tests/test_sim_render.py tests/test_sim_camera.py tests/test_teleop_events.py tests/test_teleop_controller.py \
+	tests/test_teleop_session.py tests/test_teleop_cli.py tests/test_services_calibrate.py tests/test_package.py
+NEEDS_TORCH36 := --deselect tests/test_teleop_cli.py::test_a_failed_build_closes_the_car_it_built
+
+.PHONY: install demo test test36 deps-jetson lint bench clean browser
 
 $(VENV)/.installed: setup.py pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +33,36 @@ install: $(VENV)/.installed
 demo: install
 	$(PY) -m jetracer.demo
 
-test: lint browser
+test: lint browser test36 deps-jetson
 	$(PY) -m pytest -q
+
+# The 3.6 venv is built once (setup.py's requirements for 3.6, no torch, the oldest numpy/traitlets/Pillow).
+$(VENV36)/.installed: setup.py pyproject.toml $(CONSTRAINTS36) .ci/install_requires.py | $(VENV)/.installed
+	@test -n "$(PY36)" || { echo "make test: no Python 3.6 found (pyenv install 3.6.15, or PY36=/path/to/python3.6;" \
+		"SKIP_PY36=1 skips the Python 3.6 suites)"; exit 1; }
+	rm -rf $(VENV36)
+	$(PY36) -m venv $(VENV36)
+	$(VENV36)/bin/python -m pip install -q --upgrade "pip<22" "setuptools<60" "wheel<0.38"
+	$(PY) .ci/install_requires.py --python 3.6 --print > $(VENV36)/requirements.txt
+	$(VENV36)/bin/python -m pip install -q -c $(CONSTRAINTS36) -r $(VENV36)/requirements.txt \
+		opencv-python-headless evdev pytest pytest-timeout
+	$(VENV36)/bin/python -m pip install -q --no-deps --no-build-isolation -e .
+	touch $@
+
+ifeq ($(SKIP_PY36),1)
+test36:
+	@echo "test36: skipped (SKIP_PY36=1): the torch-free suites did not run under Python 3.6"
+else
+test36: $(VENV36)/.installed
+	$(VENV36)/bin/python -m pytest -q -o addopts="-ra -p no:cacheprovider" $(TESTS36) $(NEEDS_TORCH36)
+endif
+
+# install_requires resolve on a Jetson (aarch64; Python 3.6, 3.8, 3.10 = JetPack 4.6, 5, 6): reaches
+# PyPI, so it runs again only when setup.py changes.
+deps-jetson: $(VENV)/.deps-jetson
+$(VENV)/.deps-jetson: setup.py .ci/install_requires.py | $(VENV)/.installed
+	$(PY) .ci/install_requires.py --check 3.6 3.8 3.10
+	touch $@
 
 # The web app's browser tests drive Debian's headless Chromium (Playwright never downloads one).
 CHROMIUM ?= /usr/bin/chromium
@@ -32,11 +74,11 @@ browser:
 
 lint: install
 	$(VENV)/bin/ruff check jetracer tests
-	$(VENV)/bin/vermin --target=3.8- --violations --no-tips --eval-annotations -q jetracer
+	$(VENV)/bin/vermin --target=3.6- --violations --no-tips --eval-annotations -q jetracer
 	$(PY) -m jetracer.util.nbcheck notebooks
 
 bench: install
 	$(PY) -m jetracer bench --json bench.json
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) $(VENV36) build *.egg-info

@@ -9,9 +9,7 @@ __version__ = "0.1.0"
 __all__ = ["Racecar", "NvidiaRacecar", "WaveshareRacecar", "__version__"]
 
 
-def __getattr__(name):  # lazy, so `import jetracer` stays light (PEP 562)
-    if name in ("Racecar", "NvidiaRacecar", "WaveshareRacecar"):
-        from . import racecar
+from .util.lazy import lazy_exports
 
-        return getattr(racecar, name)
-    raise AttributeError("module 'jetracer' has no attribute %r" % name)
+# lazy, so `import jetracer` stays light; a module subclass rather than PEP 562 (Python 3.6 has none)
+lazy_exports(__name__, {"Racecar": ".racecar", "NvidiaRacecar": ".racecar", "WaveshareRacecar": ".racecar"})

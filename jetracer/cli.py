@@ -21,6 +21,7 @@ COMMANDS = {
     "train": ("train", "train the road-following model on XY datasets"),
     "optimize": ("optimize", "build an inference engine (TensorRT, onnxruntime, torch) from a model"),
     "bench": ("bench", "time the reference pipeline against ours, per stage"),
+    "export": ("export", "write a model for JetRacer's notebooks (plain state_dict) or as ONNX"),
     "teleop": ("teleop", "drive by hand with a gamepad"),
     "display": ("display", "run the OLED status display"),
     "battery": ("battery", "read the battery monitor"),

@@ -24,3 +24,18 @@ def wait_until(predicate, timeout=5.0):
             return
         time.sleep(0.002)
     raise AssertionError("condition not reached within %.1f s" % timeout)
+
+
+def run_captured(cmd, **kwargs):
+    """``subprocess.run`` with stdout/stderr as text (``capture_output``/``text`` are Python 3.7+)."""
+    import subprocess
+
+    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,  # noqa: UP022 - 3.6 has no
+                          universal_newlines=True, **kwargs)  # noqa: UP021 - capture_output/text
+
+
+def wrap_angle(a):
+    """An angle difference in [-pi, pi) (``math.remainder`` is Python 3.7+)."""
+    import math
+
+    return (a + math.pi) % (2 * math.pi) - math.pi

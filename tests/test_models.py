@@ -36,7 +36,7 @@ def test_checkpoint_round_trip(tmp_path):
     model = build_model("tiny", num_categories=2)
     path = tmp_path / "m.pth"
     meta = {"arch": "tiny", "input_size": [64, 64], "categories": ["apex", "bottleneck"], "val_loss": 0.01,
-            "dataset": {"samples": 10, "roots": [tmp_path]}}
+            "dataset": {"samples": 10, "roots": [tmp_path]}, "channel_order": "rgb"}
     save_checkpoint(path, model, meta)
     assert os.listdir(tmp_path) == ["m.pth"]  # written through a temp file, nothing left beside it
     loaded, got = load_model(path)
@@ -63,7 +63,9 @@ def test_plain_jetracer_state_dict_loads_with_jetracer_defaults(tmp_path):
     torch.save(model.state_dict(), str(path))
     loaded, meta = load_model(path)
     assert meta["arch"] == "resnet18" and meta["categories"] == ["apex"] and meta["input_size"] == [224, 224]
-    assert meta["channel_order"] == "RGB" and meta["std"] == [0.229, 0.224, 0.225]
+    # JetRacer's convention: the BGR camera frame, never swapped, ImageNet statistics in RGB order
+    assert meta["channel_order"] == "BGR" and meta["mean"] == [0.485, 0.456, 0.406]
+    assert meta["std"] == [0.229, 0.224, 0.225]
     assert _same_outputs(model, loaded, size=96)
 
 

@@ -1,8 +1,9 @@
 """The package imports, and the car works, with none of the optional pieces installed; nothing
 touches hardware at import."""
 
-import subprocess
 import sys
+
+from helpers import run_captured
 
 OPTIONAL = ["torch", "torchvision", "cv2", "onnxruntime", "onnx", "tensorrt", "torch2trt", "evdev", "ipywidgets",
             "jetcam", "psutil"]
@@ -30,7 +31,7 @@ print("ok", round(chip.pulse_us(1)))
 
 
 def test_imports_and_drives_without_optional_dependencies():
-    result = subprocess.run([sys.executable, "-c", SCRIPT % OPTIONAL], capture_output=True, text=True)
+    result = run_captured([sys.executable, "-c", SCRIPT % OPTIONAL])
     assert result.returncode == 0, result.stderr
     word, pulse = result.stdout.split()
     assert word == "ok" and abs(int(pulse) - (1500 + 0.5 * 0.8 * 750)) <= 3  # within one 4.9 us tick
@@ -39,11 +40,11 @@ def test_imports_and_drives_without_optional_dependencies():
 def test_import_touches_nothing_heavy():
     code = ("import sys, jetracer, jetracer.cli; jetracer.cli.build_parser(); "
             "print(sorted(m for m in %r if m in sys.modules))" % OPTIONAL)
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    result = run_captured([sys.executable, "-c", code])
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
 
 
 def test_version_and_module_entry_point():
-    result = subprocess.run([sys.executable, "-m", "jetracer", "--help"], capture_output=True, text=True)
+    result = run_captured([sys.executable, "-m", "jetracer", "--help"])
     assert result.returncode == 0 and "drive" in result.stdout and "calibrate" in result.stdout

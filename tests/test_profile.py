@@ -1,9 +1,9 @@
 """Profiles validate strictly and build the car they describe; `jetracer stop` leaves neutral."""
 
-import subprocess
 import sys
 
 import pytest
+from helpers import run_captured
 
 from jetracer.cli import main
 from jetracer.errors import ProfileError
@@ -89,14 +89,13 @@ def test_stop_command_writes_neutral_on_the_simulated_chip():
 
 
 def test_cli_bad_arguments_exit_2_with_one_line():
-    result = subprocess.run([sys.executable, "-m", "jetracer", "stop", "--bogus"], capture_output=True, text=True)
+    result = run_captured([sys.executable, "-m", "jetracer", "stop", "--bogus"])
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_cli_unknown_profile_exit_2_no_traceback():
-    result = subprocess.run([sys.executable, "-m", "jetracer", "stop", "--profile", "nope"],
-                            capture_output=True, text=True)
+    result = run_captured([sys.executable, "-m", "jetracer", "stop", "--profile", "nope"])
     assert result.returncode == 2
     assert result.stderr.startswith("error: no profile named 'nope'") and "Traceback" not in result.stderr
 

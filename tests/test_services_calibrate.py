@@ -4,10 +4,10 @@ import configparser
 import io
 import re
 import shutil
-import subprocess
 import sys
 
 import pytest
+from helpers import run_captured
 
 from jetracer.cli import main
 from jetracer.commands.calibrate import Wizard
@@ -35,8 +35,8 @@ def test_dry_run_prints_valid_units(tmp_path, capsys):
         parser.read_string(text)
         assert parser.has_section("Service") and parser.has_section("Install")
     if shutil.which("systemd-analyze"):  # also let systemd itself check them where it exists
-        result = subprocess.run(["systemd-analyze", "verify"] + [str(tmp_path / n) for n in UNIT_NAMES],
-                                capture_output=True, text=True)
+        result = run_captured(["systemd-analyze", "verify"] + [str(tmp_path / n) for n in UNIT_NAMES],
+                                )
         assert result.returncode == 0, result.stderr
 
 

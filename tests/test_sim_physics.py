@@ -3,6 +3,7 @@
 import math
 
 import pytest
+from helpers import wrap_angle
 
 from jetracer.profile import make_car
 from jetracer.sim.world import SimWorld
@@ -50,12 +51,12 @@ def test_steering_plus_one_turns_right_and_minus_one_left(world, car):
     run(world, 1.0)
     assert world.final_pwm_us()["steering"] < 1100  # gain -0.65: +1 is a SHORT pulse on this car
     assert math.degrees(world.vehicle.steer_angle) < -25  # wheels turned right
-    assert math.remainder(world.vehicle.yaw - yaw0, 2 * math.pi) < -0.3  # clockwise
+    assert wrap_angle(world.vehicle.yaw - yaw0) < -0.3  # clockwise
     assert heading_frame(world, x0, y0, yaw0)[1] < -0.05  # and the car went right
     world.reset()
     car.steering = -1.0
     run(world, 1.0)
-    assert math.remainder(world.vehicle.yaw - yaw0, 2 * math.pi) > 0.3
+    assert wrap_angle(world.vehicle.yaw - yaw0) > 0.3
     assert heading_frame(world, x0, y0, yaw0)[1] > 0.05
 
 
@@ -64,7 +65,7 @@ def test_a_flipped_gain_sign_shows_up_as_the_car_turning_the_wrong_way(world, ca
     car.steering_gain = 0.65  # the classic wiring/sign mistake
     car.steering, car.throttle = 1.0, 0.25
     run(world, 1.0)
-    assert math.remainder(world.vehicle.yaw - yaw0, 2 * math.pi) > 0.3  # turned left
+    assert wrap_angle(world.vehicle.yaw - yaw0) > 0.3  # turned left
 
 
 def test_servo_slews_at_its_rate(world, car):

@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 import pytest
+from helpers import wrap_angle
 
 from jetracer.errors import TrackError
 from jetracer.sim.track import Track, stadium_centerline
@@ -39,7 +40,7 @@ def test_point_at_and_project_agree():
         s2, cte, heading = track.project((x, y))
         assert abs((s2 - s + track.length / 2) % track.length - track.length / 2) < 1e-6
         assert abs(cte) < 1e-6
-        assert abs(math.remainder(heading - track.heading_at(s), 2 * math.pi)) < 1e-9
+        assert abs(wrap_angle(heading - track.heading_at(s))) < 1e-9
         # a point 0.3 m to the left of the driving direction has cte +0.3
         nx, ny = track.normal_at(s)
         s3, cte3, _ = track.project((x + 0.3 * nx, y + 0.3 * ny), s_hint=s)

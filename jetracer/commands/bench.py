@@ -67,7 +67,7 @@ def _model(args):
     path = Path(args.model) if args.model else (_engine_source(args.engine) or default_model_path())
     if path is not None:
         model, meta = load_model_file(path)
-        return model, meta, str(path)
+        return _in_jetracer_convention(model, meta, str(path))
     import torch
 
     from ..models import build_model
@@ -76,6 +76,18 @@ def _model(args):
     model = build_model("resnet18").eval()
     return model, engine_meta({}), "randomly initialised resnet18 (no %s found: timings hold, parity is " \
                                     "not meaningful for a trained model)" % DEFAULT_MODEL
+
+
+def _in_jetracer_convention(model, meta, name):
+    """The model as JetRacer's notebooks would run it (``jetracer export --format jetracer``), so the
+    reference runs JetRacer's steps exactly and every pipeline runs the very same weights."""
+    from ..engine.fold import to_jetracer_convention
+
+    model, meta, was = to_jetracer_convention(model, meta)
+    if was:
+        name = "%s (trained %s; run here converted to JetRacer's BGR input, as `jetracer export --format " \
+               "jetracer` writes it)" % (name, was)
+    return model, meta, name
 
 
 def _passive_openmp():
@@ -167,7 +179,8 @@ def _bench(args, threads, omp_policy):
     report = {"machine": machine, "versions": versions, "model": model_name, "frames": args.frames,
               "warmup": args.warmup, "frame_source": source, "threads": threads,
               "omp_wait_policy": omp_policy,
-              "reference": "JetRacer per-frame steps in torch (%s)" % ("fp16 on the GPU" if gpu else "fp32 on the CPU"),
+              "reference": "JetRacer's per-frame steps in torch (BGR frame unswapped, ImageNet mean/std in "
+                           "RGB order; %s)" % ("fp16 on the GPU" if gpu else "fp32 on the CPU"),
               "rows": rows, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
               "seconds": round(time.time() - started, 1)}
     if args.json:

@@ -9,20 +9,15 @@ Submodules import torch and the optional backends only when used.
 __all__ = ["Engine", "load_engine", "build_engine", "cached_engine", "optimize_model", "available_backends",
            "fold_preprocessing"]
 
-_EXPORTS = {
-    "Engine": "base",
-    "load_engine": "loader",
-    "build_engine": "loader",
-    "cached_engine": "optimize",
-    "optimize_model": "optimize",
-    "available_backends": "backends",
-    "fold_preprocessing": "fold",
-}
+from ..util.lazy import lazy_exports
 
-
-def __getattr__(name):  # PEP 562: keep `import jetracer.engine` free of torch until something is used
-    if name in _EXPORTS:
-        import importlib
-
-        return getattr(importlib.import_module("." + _EXPORTS[name], __name__), name)
-    raise AttributeError("module 'jetracer.engine' has no attribute %r" % name)
+# keep `import jetracer.engine` free of torch until something is used (not PEP 562: Python 3.6 has none)
+lazy_exports(__name__, {
+    "Engine": ".base",
+    "load_engine": ".loader",
+    "build_engine": ".loader",
+    "cached_engine": ".optimize",
+    "optimize_model": ".optimize",
+    "available_backends": ".backends",
+    "fold_preprocessing": ".fold",
+})

@@ -4,10 +4,13 @@ Stages: frame (take the newest frame) -> preprocess -> inference -> output (netw
 Python float) -> pwm (``car.steering = ...`` through a real ``NvidiaRacecar`` writing the emulated
 PCA9685's registers over the virtual I2C bus). End-to-end is frame to PWM.
 
-The reference is JetRacer's live loop step for step (BGR->RGB, ``PIL.Image.fromarray``,
-``to_tensor``, normalise, ``[None]``, the model, ``.detach().float().cpu().numpy()``), with the
-model in torch (fp16 on a GPU as JetRacer runs it, fp32 on a CPU) and, to be fair to it, under
-``torch.no_grad()`` (JetRacer's loop has none, which only makes it slower).
+The reference is JetRacer's live loop step for step (its ``utils.preprocess``: ``PIL.Image.fromarray``
+on the BGR camera frame, never swapped, ``to_tensor``, normalise with the ImageNet mean/std in RGB
+order, ``[None]``; then the model and ``.detach().float().cpu().numpy()``), with the model in torch
+(fp16 on a GPU as JetRacer runs it, fp32 on a CPU) and, to be fair to it, under ``torch.no_grad()``
+(JetRacer's loop has none, which only makes it slower). A model trained in another convention (ours
+is RGB) runs there as ``jetracer export --format jetracer`` would hand it to JetRacer: its first
+convolution converted to JetRacer's convention.
 
 Pipelines run interleaved, one frame each in turn, so a neighbour loading the CPU slows all of
 them alike and the ratios stay meaningful on a shared machine.
@@ -48,9 +51,13 @@ class ReferencePipeline:
         import torch
         import torchvision.transforms.functional as tf
 
+        from .fold import to_jetracer_convention
+
         self.torch, self.tf = torch, tf
         self.device = torch.device(device)
         self.half = half
+        # what `jetracer export --format jetracer` gives JetRacer's notebooks
+        model, meta, self.converted_from = to_jetracer_convention(model, meta)
         self.model = model.float().to(self.device).eval()
         if half:
             self.model = self.model.half()
@@ -65,7 +72,7 @@ class ReferencePipeline:
 
         torch = self.torch
         t0 = time.perf_counter()
-        image = PIL.Image.fromarray(frame[:, :, ::-1])  # BGR camera frame -> RGB
+        image = PIL.Image.fromarray(frame)  # the BGR camera frame as it is: JetRacer never swaps
         x = self.tf.to_tensor(image).to(self.device)
         x.sub_(self.mean[:, None, None]).div_(self.std[:, None, None])
         x = x[None, ...]

@@ -1,9 +1,11 @@
 """Fold the input normalisation into the network's first convolution, so an engine eats raw pixels.
 
-The road-following network was trained on RGB images scaled to [0, 1] and normalised with the
-ImageNet mean and std. Per channel that is an affine map, ``n = (r / 255 - mean) / std``, and the
-first layer is a convolution, which is linear: so the map can live in that convolution's weights
-and bias, and the channel swap (the camera gives BGR) is a permutation of its input channels.
+The road-following network was trained on images scaled to [0, 1] and normalised with the
+ImageNet mean and std, in the channel order its file records (RGB for ``jetracer train``, BGR for a
+JetRacer state_dict: see ``jetracer.models.convention``). Per channel that is an affine map,
+``n = (r / 255 - mean) / std``, and the first layer is a convolution, which is linear: so the map
+can live in that convolution's weights and bias, and any channel swap (the camera gives BGR) is a
+permutation of its input channels.
 Preprocessing then costs nothing: the engine feeds raw BGR pixel values, 0..255.
 
 One subtlety makes this exact instead of approximate: the original convolution zero-pads its
@@ -18,12 +20,10 @@ import numpy as np
 import torch
 
 from ..errors import ModelError
+from ..models.convention import IMAGENET_MEAN, IMAGENET_STD, input_convention
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "RawPixelModel", "fold_preprocessing", "find_input_conv",
-           "pad_raw_frames", "normalise_frames"]
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+           "pad_raw_frames", "normalise_frames", "convert_convention", "to_jetracer_convention"]
 
 
 class RawPixelModel(torch.nn.Module):
@@ -142,3 +142,80 @@ def normalise_frames(frames_bgr, mean=IMAGENET_MEAN, std=IMAGENET_STD, channel_o
     m = np.asarray(mean, dtype=np.float32)[None, :, None, None]
     s = np.asarray(std, dtype=np.float32)[None, :, None, None]
     return np.ascontiguousarray((x - m) / s)
+
+
+def _consumer_batchnorm(model, conv, input_size):
+    """The BatchNorm2d that normalises ``conv``'s output directly (``bn1`` after ResNet's ``conv1``), or None."""
+    x = torch.zeros(1, 3, int(input_size[0]), int(input_size[1]))
+    produced, found = [], []
+
+    def conv_hook(module, inputs, output):
+        produced.append(output)
+
+    def bn_hook(module, inputs, output):
+        if not found and produced and inputs and inputs[0] is produced[0]:
+            found.append(module)
+
+    handles = [conv.register_forward_hook(conv_hook)]
+    handles += [m.register_forward_hook(bn_hook) for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for h in handles:
+            h.remove()
+    return found[0] if found else None
+
+
+def convert_convention(model, source, target, input_size=(224, 224)):
+    """A copy of ``model`` (trained on the ``source`` convention) whose outputs match when it is fed
+    ``target``'s preprocessing instead, with the same parameter names and shapes.
+
+    ``source``/``target``: metadata with ``channel_order``, ``mean``, ``std`` (see
+    ``jetracer.models.convention``). Per colour, target-normalised input is an affine map of the
+    source-normalised input, so the input convolution's weights take the scale (and the channel
+    permutation) and the constant goes into its bias, or, when it has none (ResNet's ``conv1``),
+    into the running mean of the BatchNorm that follows. Exact away from the image border; in the
+    outermost ring of the first layer the zero padding stands for another pixel value in each
+    convention (the mean pixel), so outputs differ by a little there (about 1e-4 of steering on a
+    trained ResNet-18).
+    """
+    src, dst = input_convention(source), input_convention(target)
+    model = copy.deepcopy(model).float().cpu().eval()
+    name, conv = find_input_conv(model, input_size)
+    if conv.in_channels != 3 or conv.groups != 1:
+        raise ModelError("cannot convert %s: it has %d input channels and %d groups, expected 3 and 1"
+                         % (name, conv.in_channels, conv.groups))
+    s_mean, s_std = np.asarray(src["mean"], np.float64), np.asarray(src["std"], np.float64)
+    d_mean, d_std = np.asarray(dst["mean"], np.float64), np.asarray(dst["std"], np.float64)
+    w = conv.weight.detach().double()                       # (out, 3, kh, kw) in source channel order
+    new_w = torch.empty_like(w)
+    shift = torch.zeros(conv.out_channels, dtype=torch.float64)
+    for j, colour in enumerate(dst["channel_order"]):
+        c = src["channel_order"].index(colour)
+        # n_src[c] = n_dst[j] * d_std[j] / s_std[c] + (d_mean[j] - s_mean[c]) / s_std[c]
+        new_w[:, j] = w[:, c] * (d_std[j] / s_std[c])
+        shift += w[:, c].sum(dim=(1, 2)) * ((d_mean[j] - s_mean[c]) / s_std[c])
+    bn = None if conv.bias is not None else _consumer_batchnorm(model, conv, input_size)
+    if conv.bias is None and bn is None:
+        raise ModelError("cannot convert %s: it has no bias and no BatchNorm follows it to take the mean shift" % name)
+    with torch.no_grad():
+        conv.weight.copy_(new_w.float())
+        if conv.bias is not None:
+            conv.bias.add_(shift.float())
+        else:
+            bn.running_mean.sub_(shift.float())
+    return model
+
+
+def to_jetracer_convention(model, meta):
+    """``(model, meta, was)``: the model as JetRacer's notebooks must be given it (BGR frame, ImageNet
+    statistics in RGB order), converted when ``meta`` records another convention. ``was`` is the
+    original channel order when it was converted, else None (the model is returned as it is)."""
+    from ..models.convention import JETRACER, same_convention
+
+    convention = input_convention(meta)
+    if same_convention(convention, JETRACER):
+        return model, dict(meta, **convention), None
+    model = convert_convention(model, convention, JETRACER, input_size=convention["input_size"])
+    return model, dict(meta, input_size=convention["input_size"], **JETRACER), convention["channel_order"]

@@ -5,8 +5,9 @@
 Needs only torch, torchvision, numpy and this repository (no TensorRT, onnxruntime, OpenCV or
 I2C libraries), so it runs on a bare GPU box. Rows:
 
-* ``reference``: JetRacer's step with the model in fp16 on the GPU: BGR->RGB,
-  ``PIL.Image.fromarray``, ``to_tensor``, ``.to(cuda)``, normalise, ``[None]``, ``.half()``,
+* ``reference``: JetRacer's step with the model in fp16 on the GPU: ``PIL.Image.fromarray`` on
+  the BGR frame (never swapped; a model trained RGB is converted to JetRacer's convention first),
+  ``to_tensor``, ``.to(cuda)``, normalise, ``[None]``, ``.half()``,
   the model, ``.detach().float().cpu().numpy().flatten()``.
 * ``ours ...``: :class:`~jetracer.engine.torch_engine.TorchEngine`: normalisation and channel swap
   folded into the first convolution, frame staged in pinned memory and uploaded asynchronously,
@@ -32,7 +33,7 @@ def _reference_step(torch, tf, model_half, mean, std, device):
     import PIL.Image
 
     def step(frame):
-        image = PIL.Image.fromarray(frame[:, :, ::-1])
+        image = PIL.Image.fromarray(frame)  # JetRacer's preprocess: the BGR frame, never swapped
         x = tf.to_tensor(image).to(device)
         x.sub_(mean[:, None, None]).div_(std[:, None, None])
         x = x[None, ...].half()
@@ -97,6 +98,11 @@ def main(argv=None):
         return 1
     device = torch.device("cuda")
     model, model_meta, model_name = _model(args)
+    from .fold import to_jetracer_convention
+
+    model, model_meta, was = to_jetracer_convention(model, engine_meta(model_meta))  # the reference is JetRacer's
+    if was:
+        model_name += " (trained %s, converted to JetRacer's BGR input)" % was
     meta = engine_meta(model_meta)
     frames, source = _frames(32, meta["input_size"], seed=0)
 

@@ -12,7 +12,7 @@ from ..errors import EngineError, JetracerError, ModelError
 from .backends import BACKENDS, choose_backend, choose_precision, cuda_device_info, require
 from .base import Resizer
 from .fileformat import MAGIC, read_engine_file
-from .fold import IMAGENET_MEAN, IMAGENET_STD, fold_preprocessing, pad_raw_frames
+from .fold import fold_preprocessing, pad_raw_frames
 
 __all__ = ["load_engine", "build_engine", "load_model_file", "engine_meta", "fold_model", "calibration_inputs",
            "holds_engine"]
@@ -21,16 +21,14 @@ log = logging.getLogger(__name__)
 
 
 def engine_meta(model_meta):
-    """The parts of a checkpoint's metadata an engine needs, with JetRacer's defaults."""
+    """The parts of a checkpoint's metadata an engine needs, with JetRacer's defaults (its input
+    convention included: a model that does not say is a JetRacer model)."""
+    from ..models.convention import input_convention
+
     model_meta = dict(model_meta or {})
-    return {
-        "arch": model_meta.get("arch", "resnet18"),
-        "input_size": [int(v) for v in (model_meta.get("input_size") or (224, 224))],
-        "categories": list(model_meta.get("categories") or ["road"]),
-        "mean": [float(v) for v in (model_meta.get("mean") or IMAGENET_MEAN)],
-        "std": [float(v) for v in (model_meta.get("std") or IMAGENET_STD)],
-        "channel_order": model_meta.get("channel_order", "RGB"),
-    }
+    meta = {"arch": model_meta.get("arch", "resnet18"), "categories": list(model_meta.get("categories") or ["road"])}
+    meta.update(input_convention(model_meta))
+    return meta
 
 
 def load_model_file(path):
@@ -69,7 +67,8 @@ def calibration_inputs(frames, meta, pad, pad_value):
 
 def build_engine(model, model_meta=None, backend="auto", precision="auto", calib_frames=None, device=None,
                  threads=None, workspace_bytes=None, calib_algorithm="minmax"):
-    """An engine for ``model`` (fp32, trained on normalised RGB as ``model_meta`` says).
+    """An engine for ``model`` (fp32, trained in the input convention ``model_meta`` records; none
+    recorded means JetRacer's: the BGR frame, ImageNet statistics in RGB order).
 
     ``calib_frames``: BGR uint8 frames for int8 calibration. ``device``/``threads`` tune the
     torch and onnxruntime backends; ``workspace_bytes``/``calib_algorithm`` the TensorRT build.

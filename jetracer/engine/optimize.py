@@ -109,9 +109,11 @@ def optimize_model(model_path, backend="auto", precision="auto", calib_dir=None,
 def _cache_key(model_path, backend, precision):
     import jetracer
 
+    from ..models.convention import RULES
     from .backends import have
 
-    parts = [file_sha256(model_path), backend, precision, jetracer.__version__]
+    # RULES: engines cached before plain state_dicts were read as BGR fed those models the wrong colours
+    parts = [file_sha256(model_path), backend, precision, jetracer.__version__, RULES]
     if backend == "onnxruntime" and have("onnxruntime"):
         import onnxruntime
 

@@ -1,7 +1,8 @@
 """Does an engine steer like the model it was built from? Compare on real frames.
 
-The reference is the unfolded fp32 model fed the textbook preprocessing (BGR->RGB, /255, ImageNet
-mean/std) in torch, so the comparison covers everything an engine changes: the folding, the
+The reference is the unfolded fp32 model fed the preprocessing its metadata records (its channel
+order, /255, its mean/std: for a JetRacer model the BGR frame unswapped) in torch, so the
+comparison covers everything an engine changes: the folding, the
 export, the precision. Both sides see the same resized frame; resizing is not under test.
 """
 

@@ -7,7 +7,9 @@ A checkpoint is a plain dict (so ``torch.load(..., weights_only=True)`` opens it
      "mean": [...], "std": [...], "val_loss": 0.01, "dataset": {...}, ...}
 
 A bare JetRacer ``torch.save(model.state_dict())`` (resnet18 with ``fc = Linear(512, 2)``) loads too:
-the arch is recognised from its layer names and the metadata takes JetRacer's defaults. Weights saved
+the arch is recognised from its layer names and the metadata takes JetRacer's defaults, including its
+input convention (the BGR frame, ImageNet statistics in RGB order: see ``convention.py``). Our
+checkpoints keep the convention they record. Weights saved
 in fp16 load into an fp32 model. Anything else is a one-line :class:`ModelError`, never a traceback.
 """
 
@@ -16,6 +18,7 @@ from pathlib import Path
 
 from ..errors import ModelError
 from ..util.atomic import atomic_save_torch
+from .convention import IMAGENET_MEAN, IMAGENET_STD, JETRACER, input_convention
 from .factory import ARCHS, build_model
 
 __all__ = ["FORMAT", "VERSION", "IMAGENET_MEAN", "IMAGENET_STD", "default_meta", "save_checkpoint",
@@ -23,8 +26,6 @@ __all__ = ["FORMAT", "VERSION", "IMAGENET_MEAN", "IMAGENET_STD", "default_meta",
 
 FORMAT = "jetracer-model"
 VERSION = 1
-IMAGENET_MEAN = [0.485, 0.456, 0.406]
-IMAGENET_STD = [0.229, 0.224, 0.225]
 
 # Last layer of each arch's head: its output count tells how many categories a bare state_dict has.
 _HEAD_WEIGHT = {"resnet18": "fc.weight", "resnet34": "fc.weight",
@@ -32,13 +33,18 @@ _HEAD_WEIGHT = {"resnet18": "fc.weight", "resnet34": "fc.weight",
 
 
 def default_meta():
-    """What a JetRacer model implies: resnet18, one "apex" category, 224x224 RGB, ImageNet normalisation."""
-    return {"arch": "resnet18", "input_size": [224, 224], "categories": ["apex"], "channel_order": "RGB",
-            "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "val_loss": None, "dataset": {}}
+    """What a JetRacer model implies: resnet18, one "apex" category, 224x224, JetRacer's input convention."""
+    return {"arch": "resnet18", "input_size": [224, 224], "categories": ["apex"],
+            "channel_order": JETRACER["channel_order"], "mean": list(JETRACER["mean"]), "std": list(JETRACER["std"]),
+            "val_loss": None, "dataset": {}}
 
 
 def save_checkpoint(path, model, meta, half=False):
-    """Write ``model``'s weights and ``meta`` atomically. ``half`` stores float weights as fp16 (half the size)."""
+    """Write ``model``'s weights and ``meta`` atomically. ``half`` stores float weights as fp16 (half the size).
+
+    ``meta`` should name the input convention the weights were trained on (``channel_order``,
+    ``mean``, ``std``); what it leaves out is recorded as JetRacer's.
+    """
     model = getattr(model, "module", model)  # unwrap DistributedDataParallel
     state = {}
     for key, value in model.state_dict().items():
@@ -50,6 +56,7 @@ def save_checkpoint(path, model, meta, half=False):
     full.update(_plain(meta or {}))
     if full["arch"] not in ARCHS:
         raise ModelError("cannot save %s: unknown arch %r" % (path, full["arch"]))
+    full.update(input_convention(full))  # checked and normalised ("rgb" -> "RGB") before it is on disk
     full.update({"format": FORMAT, "version": VERSION, "state_dict": state})
     atomic_save_torch(full, path)
     return Path(path)
@@ -86,6 +93,10 @@ def load_checkpoint(path, map_location="cpu"):
                              "upgrade jetracer" % (path, obj.get("version"), VERSION))
         meta = default_meta()
         meta.update({k: v for k, v in obj.items() if k != "state_dict"})
+        try:
+            meta.update(input_convention(meta))
+        except ModelError as exc:
+            raise ModelError("%s: %s" % (path, exc)) from None
         state = obj.get("state_dict")
         if not _is_state_dict(torch, state):
             raise ModelError("%s is a damaged jetracer model (no weights inside): retrain or copy it again" % path)

@@ -20,7 +20,8 @@ from pathlib import Path
 
 from ..errors import DataError, ModelError
 from ..util.atomic import atomic_save_torch
-from .checkpoint import IMAGENET_MEAN, IMAGENET_STD, load_checkpoint, load_error_reason, save_checkpoint
+from .checkpoint import load_checkpoint, load_error_reason, save_checkpoint
+from .convention import OURS
 from .factory import build_model, default_input_size
 
 __all__ = ["TrainConfig", "train", "resume_path"]
@@ -331,8 +332,9 @@ def _train(torch, config, dist):
         if improved:
             best_val = score
         if dist.main:
-            meta = {"arch": arch, "input_size": input_size, "categories": categories, "channel_order": "RGB",
-                    "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "val_loss": val_loss,
+            meta = {"arch": arch, "input_size": input_size, "categories": categories,
+                    "channel_order": OURS["channel_order"], "mean": list(OURS["mean"]), "std": list(OURS["std"]),
+                    "val_loss": val_loss,
                     "train_loss": train_loss, "epochs": epoch + 1, "best_epoch": epoch + 1, "dataset": summary,
                     "training": {"batch_size": config.batch_size, "lr": config.lr, "seed": config.seed,
                                  "val_fraction": config.val_fraction, "processes": dist.world,
@@ -372,7 +374,7 @@ def _autocast(torch, device, dtype):
     import contextlib
 
     if dtype is None:
-        return contextlib.nullcontext()
+        return contextlib.ExitStack()  # an empty context (contextlib.nullcontext is Python 3.7+)
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 

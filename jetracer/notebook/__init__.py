@@ -16,21 +16,15 @@ __all__ = ["default_sim", "in_ci", "car_present", "Session", "open_session", "Pi
            "sim_aim_pixel", "random_track_pose", "count_samples", "TrainingMonitor", "loss_plot_png",
            "prediction_grid", "train_with_monitor", "validation_samples"]
 
-_EXPORTS = {
-    "default_sim": "env", "in_ci": "env", "car_present": "env",
-    "Session": "session", "open_session": "session", "PilotRunner": "session",
-    "Guard": "safety", "Heartbeat": "safety", "run_loop": "safety",
-    "jpeg_bytes": "widgets", "stop_button": "widgets", "controls": "widgets", "LiveView": "widgets",
-    "SimulatedPad": "widgets", "random_track_pose": "collect", "count_samples": "collect",
-    "XYCollector": "collect", "sim_aim_pixel": "collect",
-    "TrainingMonitor": "training", "loss_plot_png": "training", "prediction_grid": "training",
-    "train_with_monitor": "training", "validation_samples": "training",
-}
+from ..util.lazy import lazy_exports
 
-
-def __getattr__(name):  # PEP 562: import the helper's module (and its heavy dependencies) on first use
-    if name in _EXPORTS:
-        import importlib
-
-        return getattr(importlib.import_module("." + _EXPORTS[name], __name__), name)
-    raise AttributeError("module 'jetracer.notebook' has no attribute %r" % name)
+# import the helper's module (and its heavy dependencies) on first use (not PEP 562: Python 3.6 has none)
+lazy_exports(__name__, {
+    "default_sim": ".env", "in_ci": ".env", "car_present": ".env", "Session": ".session", "open_session": ".session",
+    "PilotRunner": ".session", "Guard": ".safety", "Heartbeat": ".safety", "run_loop": ".safety",
+    "jpeg_bytes": ".widgets", "stop_button": ".widgets", "controls": ".widgets", "LiveView": ".widgets",
+    "SimulatedPad": ".widgets", "random_track_pose": ".collect", "count_samples": ".collect",
+    "XYCollector": ".collect", "sim_aim_pixel": ".collect", "TrainingMonitor": ".training",
+    "loss_plot_png": ".training", "prediction_grid": ".training", "train_with_monitor": ".training",
+    "validation_samples": ".training",
+})
