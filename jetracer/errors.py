@@ -9,7 +9,7 @@ escapes a command is a bug: one line too, exit 3, the traceback with ``-v``.
 """
 
 __all__ = ["JetracerError", "UsageError", "HardwareError", "ProfileError", "DataError", "ModelError",
-           "EngineError", "BackendMissing", "TrackError", "CameraError", "OutputError",
+           "EngineError", "EngineBuildError", "BackendMissing", "TrackError", "CameraError", "OutputError",
            "USAGE_EXIT", "FAULT_EXIT"]
 
 #: exit status of a usage error (bad argument, bad input file) and of a fault (hardware, disk)
@@ -47,6 +47,12 @@ class ModelError(JetracerError):
 
 class EngineError(JetracerError):
     """An inference engine file that cannot be loaded on this machine."""
+
+
+class EngineBuildError(EngineError):
+    """An engine build this device could not finish (out of memory, a layer its TensorRT lacks): a fault."""
+
+    exit_code = FAULT_EXIT
 
 
 class BackendMissing(EngineError):

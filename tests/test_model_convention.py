@@ -141,13 +141,13 @@ def test_export_keeps_every_category_and_refuses_other_networks(tmp_path, capsys
     jetracer_load(out, outputs=4)  # JetRacer's fc = Linear(512, 2 * len(CATEGORIES))
     tiny = tmp_path / "tiny.pth"
     save_checkpoint(tiny, build_model("tiny"), {"arch": "tiny"})
-    assert main(["export", str(tiny), "--format", "jetracer", "--out", str(tmp_path / "t.pth")]) == 1
+    assert main(["export", str(tiny), "--format", "jetracer", "--out", str(tmp_path / "t.pth")]) == 2
     err = capsys.readouterr().err
     assert "tiny" in err and "--format onnx" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "t.pth").exists()
-    assert main(["export", str(tiny), "--format", "jetracer", "--out", str(tmp_path)]) == 1  # a folder
+    assert main(["export", str(tiny), "--format", "jetracer", "--out", str(tmp_path)]) == 2  # a folder
     assert "is a folder" in capsys.readouterr().err
-    assert main(["export", str(tmp_path / "missing.pth"), "--format", "onnx", "--out", str(out)]) == 1
+    assert main(["export", str(tmp_path / "missing.pth"), "--format", "onnx", "--out", str(out)]) == 2
     assert "not found" in capsys.readouterr().err
 
 

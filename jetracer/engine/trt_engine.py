@@ -28,7 +28,7 @@ import logging
 
 import numpy as np
 
-from ..errors import BackendMissing, EngineError
+from ..errors import BackendMissing, EngineBuildError, EngineError
 from .backends import cuda_device_info, require
 from .base import Engine
 
@@ -392,7 +392,7 @@ class _HookedBuilder:
 
 
 def _build_failed(hooks, what):
-    return EngineError(
+    return EngineBuildError(
         "TensorRT could not build the engine (%s; TensorRT said: %s): free memory (close other notebooks, "
         "`jetracer web` and the drive service), try `--precision fp16`, or a smaller `--workspace-mb`; "
         "nothing was written" % (what, hooks.logger.last_error()))
