@@ -26,8 +26,9 @@ def add_arguments(parser):
     parser.add_argument("--track", metavar="T", help="simulator track: built-in name or JSON path")
     who = parser.add_mutually_exclusive_group()
     who.add_argument("--engine", metavar="E", help="model (.pth) or engine file (default: the profile's)")
-    who.add_argument("--pilot", choices=["model", "expert"], default="model",
-                     help="expert: the simulator's ground-truth driver (needs --sim)")
+    who.add_argument("--pilot", choices=["model", "expert", "racer"], default="model",
+                     help="expert: the simulator's ground-truth driver, speed capped; racer: ground truth at "
+                          "the tyres' grip limit (both need --sim)")
     until = parser.add_mutually_exclusive_group()
     until.add_argument("--laps", type=int, metavar="N", help="stop after N laps (simulator)")
     until.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
@@ -55,10 +56,10 @@ def run(args):
     install_signal_handlers()
     profile = profile_from_args(args)
     sim = args.sim or profile.camera["type"] == "sim"
-    if args.pilot == "expert" and not sim:
+    if args.pilot in ("expert", "racer") and not sim:
         from ..errors import JetracerError
 
-        raise JetracerError("--pilot expert drives from the simulator's ground truth: add --sim")
+        raise JetracerError("--pilot %s drives from the simulator's ground truth: add --sim" % args.pilot)
     if args.laps is not None and not sim:
         from ..errors import JetracerError
 
@@ -84,7 +85,7 @@ class DriveSession:
         self.camera = None
         self.battery = None
         self.recorder = None
-        self.pilot_name = "expert" if args.pilot == "expert" else None
+        self.pilot_name = args.pilot if args.pilot in ("expert", "racer") else None
         self._build()
 
     def _build(self):
@@ -104,10 +105,11 @@ class DriveSession:
             self.car = make_car(profile)
             self.camera = make_camera(profile)
         self.engine = self.policy = None
-        if args.pilot == "expert":
+        if args.pilot in ("expert", "racer"):
             from ..sim.expert import ExpertDriver
+            from ..sim.racer import RacerDriver
 
-            expert = ExpertDriver(self.world)
+            expert = (RacerDriver if args.pilot == "racer" else ExpertDriver)(self.world)
             self.policy = lambda frame: expert.command()
         else:
             from ..engine import cached_engine, load_engine
