@@ -78,3 +78,28 @@ class RacerDriver(ExpertDriver):
         """The speed the racer wants here now (m/s): the label written beside a collected image."""
         s = self._s if self._s is not None else self.world.metrics.s
         return self.speed_limit(s, self.world.vehicle.speed)
+
+    def label_here(self):
+        """``{"speed_mps", "throttle"}`` the racer wants at the car's place on the lap: the sidecar labels
+        of a collected image. ``throttle`` is the steady command that holds that speed on this car
+        (through the profile's gains and the ESC's mapping), without the racer's correction term."""
+        track, v = self.world.track, self.world.vehicle
+        s, _, _ = track.project((v.x, v.y), s_hint=self.world.metrics.s, window_m=1.5)
+        speed = self.speed_limit(s, self.speed_limit(s, 0.0))
+        return {"speed_mps": round(speed, 3), "throttle": round(self.steady_throttle(speed), 4)}
+
+    def steady_throttle(self, speed):
+        """The car command (``throttle`` in [0, 1]) whose ESC drive holds ``speed`` on the flat."""
+        sim, car = self.world.sim, self.world.profile.car
+        drive = min(1.0, max(0.0, speed / sim["top_speed_mps"]))
+        if drive == 0.0:
+            return 0.0
+        if car["type"] == "waveshare":
+            value = drive
+        else:
+            from .expert import _servo_value
+            from .vehicle import esc_pulse_for
+
+            value = _servo_value(esc_pulse_for(drive, sim), car["throttle_min_pulse_us"], car["throttle_max_pulse_us"])
+        throttle = (value - car["throttle_offset"]) / car["throttle_gain"] if car["throttle_gain"] else 0.0
+        return max(-1.0, min(1.0, throttle))
