@@ -46,6 +46,8 @@ def add_arguments(parser):
     parser.add_argument("--engine-cache", default=None, metavar="DIR",
                         help="where built engines are cached (default: beside the model)")
     parser.add_argument("--randomize", action="store_true", help="simulator domain randomisation")
+    parser.add_argument("--appearance", metavar="NAME", default=None,
+                        help="simulator: render a held-out room (%s)" % ", ".join(_held_out_names()))
     parser.add_argument("--max-seconds", type=float, default=None,
                         help="safety cap on simulated time for --laps runs (default 120 s per lap)")
 
@@ -96,7 +98,8 @@ class DriveSession:
             from ..sim.world import SimWorld
 
             self.world = SimWorld(profile, track=args.track or profile.sim["track"], seed=args.seed,
-                                  randomize=args.randomize or None, persistent_bus=True)
+                                  randomize=args.randomize or None, persistent_bus=True,
+                                  appearance=getattr(args, "appearance", None))
             self.car = make_car(profile, i2c=self.world.bus)
             self.camera = self.world.camera
         else:
@@ -222,6 +225,12 @@ class DriveSession:
             self.recorder.close()
         if self.battery is not None and hasattr(self.battery, "stop"):
             self.battery.stop()
+
+
+def _held_out_names():
+    from ..sim.appearance import held_out_names
+
+    return held_out_names()
 
 
 def _tee(first, second):
