@@ -83,6 +83,10 @@ SCHEMA = {
         "loop_hz": (float, 0.0, "pace the loop; 0 runs at the camera's rate"),
         "log_path": (str, "", "rotating JSONL telemetry log; empty for none"),
         "status_period_s": (float, 5.0, "terminal status line period"),
+        "road_monitor": (bool, True, "slow, then stop with road_lost, when the network is not seeing a road it knows"),
+        "road_probe_every": (int, 4, "road monitor: probe the network every N frames (3 extra inferences each)"),
+        "road_lost_at": (float, 0.7, "road monitor: suspicion 0-1 at which the car stops"),
+        "speed_from_model": (bool, True, "take the throttle from the network when the model has a throttle output"),
     },
     "battery": {
         "enabled": (bool, False, ""),

@@ -29,6 +29,7 @@ def engine_meta(model_meta):
         "mean": [float(v) for v in (model_meta.get("mean") or IMAGENET_MEAN)],
         "std": [float(v) for v in (model_meta.get("std") or IMAGENET_STD)],
         "channel_order": model_meta.get("channel_order", "RGB"),
+        "throttle_output": bool(model_meta.get("throttle_output", False)),  # last pair: (throttle, unused)
     }
 
 
