@@ -72,9 +72,10 @@ def test_an_aim_point_above_the_horizon_is_implausible():
 
 
 def test_pilot_stops_with_road_lost_and_neutral_throttle(bus, pca):
-    from jetracer import NvidiaRacecar
-    from test_pilot import ScriptedCamera
     from helpers import FakeClock
+    from test_pilot import ScriptedCamera
+
+    from jetracer import NvidiaRacecar
 
     clock = FakeClock(0.0)
     car = NvidiaRacecar(i2c=bus)
