@@ -29,7 +29,7 @@ __all__ = ["RoadMonitor"]
 
 class RoadMonitor:
     def __init__(self, engine, probe_every=4, shift_px=16, min_gain=0.4, max_mirror_error=0.3,
-                 y_range=(-0.4, 0.02), smoothing=0.25, slow_at=0.3, stop_at=0.7, min_scale=0.3):
+                 y_range=(-0.4, 0.1), smoothing=0.25, slow_at=0.3, stop_at=0.7, min_scale=0.3):
         self.engine = engine
         self.probe_every = max(1, int(probe_every))
         self.shift_px = int(shift_px)

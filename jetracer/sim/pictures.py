@@ -2,7 +2,7 @@
 
 Writes ``tracks.png`` (every built-in track from above, start line and direction marked),
 ``sim_frame.png`` (the camera's view: a plain frame and two domain-randomised ones) and
-``appearances.png`` (a row of randomised training rooms above the held-out rooms, same pose).
+``appearances.jpg`` (a row of randomised training rooms above the held-out rooms, same pose).
 """
 
 import argparse
@@ -136,6 +136,15 @@ def _save_png(path, image):
     atomic_write_bytes(path, data.tobytes())
 
 
+def _save_jpeg(path, image, quality=85):
+    import cv2
+
+    ok, data = cv2.imencode(".jpg", image, [int(cv2.IMWRITE_JPEG_QUALITY), quality])
+    if not ok:
+        raise RuntimeError("JPEG encoding failed for %s" % path)
+    atomic_write_bytes(path, data.tobytes())
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m jetracer.sim.pictures", description=__doc__.splitlines()[0])
     parser.add_argument("out", nargs="?", default="docs/images", help="folder for tracks.png and sim_frame.png")
@@ -143,8 +152,8 @@ def main(argv=None):
     out = Path(args.out)
     _save_png(out / "tracks.png", tracks_picture())
     _save_png(out / "sim_frame.png", frames_picture())
-    _save_png(out / "appearances.png", appearances_picture())
-    print("wrote %s, %s and %s" % (out / "tracks.png", out / "sim_frame.png", out / "appearances.png"))
+    _save_jpeg(out / "appearances.jpg", appearances_picture())  # sensor noise makes a PNG of it ~1 MB
+    print("wrote %s, %s and %s" % (out / "tracks.png", out / "sim_frame.png", out / "appearances.jpg"))
     return 0
 
 
