@@ -1,10 +1,10 @@
 """`make demo`: the shipped network drives the simulated car round a track in real time.
 
-Builds the fastest engine this machine has from the fastest shipped model (``models/road_following_fast.pth``
-when it is shipped, which happens only when it drives the built-in tracks cleanly; else
-``models/road_following_resnet18.pth``) once, cached in ``demo/``, drives a few laps with the real pilot loop, the real NvidiaRacecar and the
-emulated PCA9685, then prints laps, lap times, cross-track error, frame rate and latency, and
-leaves ``demo/metrics.json`` and ``demo/demo.gif``.
+Builds the fastest engine this machine has from the fastest shipped model
+(``models/road_following_fast.pth`` when it is shipped, which happens only once it drives the built-in
+tracks cleanly; else ``models/road_following_resnet18.pth``) once, cached in ``demo/``, drives a few
+laps with the real pilot loop, the real NvidiaRacecar and the emulated PCA9685, then prints laps, lap
+times, cross-track error, frame rate and latency, and leaves ``demo/metrics.json`` and ``demo/demo.gif``.
 """
 
 import argparse
