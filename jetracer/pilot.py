@@ -206,7 +206,11 @@ class Pilot(traitlets.HasTraits):
             else:
                 throttle = self.law.throttle_for(x, y)
             if self.road_monitor is not None and self.mode in ("steer", "auto"):
-                throttle *= self.road_monitor.update(frame.image, x, y)
+                try:  # the monitor's probes run the engine too: its failures are engine faults
+                    throttle *= self.road_monitor.update(frame.image, x, y)
+                except Exception as exc:  # noqa: BLE001
+                    raise _Fault(StopReason.ENGINE_ERROR, "engine raised %s during the road check: %s" % (
+                        type(exc).__name__, exc)) from exc
                 rec["road_suspicion"] = round(self.road_monitor.suspicion, 3)
                 if self.road_monitor.lost:
                     raise _Fault(StopReason.ROAD_LOST, self.road_monitor.describe())

@@ -19,7 +19,8 @@ plausibility check is full evidence, a failed mirror check half); its running me
 ``min_scale`` at ``stop_at``); at ``stop_at`` the monitor reports the road lost and the pilot stops.
 A probe costs three extra inferences; with ``probe_every=4`` that is 75 % more network time.
 
-The pilot calls :meth:`RoadMonitor.update` once per frame (see ``Pilot(road_monitor=...)``).
+The pilot calls :meth:`RoadMonitor.update` once per frame (see ``Pilot(road_monitor=...)``); an
+engine that fails or returns NaN during a probe raises, and the pilot stops with "engine_error".
 """
 
 import numpy as np
@@ -66,12 +67,12 @@ class RoadMonitor:
         x_left, _ = self.engine(buf)
         np.copyto(buf, image[:, ::-1])
         x_mirror, _ = self.engine(buf)
+        if not all(np.isfinite(v) for v in (x_right, x_left, x_mirror)):
+            raise ValueError("the engine returned a non-finite prediction for a probe frame")
         gain = (float(x_right) - float(x_left)) / (4.0 * k / w)  # normalised x spans 2 over the width
         mirror_error = abs(float(x_mirror) + x)
         implausible = not (self.y_range[0] <= y <= self.y_range[1])
         self.last_checks = {"gain": round(gain, 3), "mirror_error": round(mirror_error, 3), "y": round(y, 3)}
-        if not np.isfinite(gain) or not np.isfinite(mirror_error):
-            return 1.0
         # not following a shifted picture, or aiming where no road can be, is each enough; a mirror
         # error alone is half the evidence (a network can be a little lopsided on a road it knows)
         evidence = (gain < self.min_gain) + implausible + 0.5 * (mirror_error > self.max_mirror_error)

@@ -143,3 +143,24 @@ def test_shipped_model_stops_on_a_bare_floor():
 def test_no_false_stop_on_the_built_in_tracks(track):
     reason, _, metrics, _ = drive_from(track, max_frames=2000, laps=1)
     assert reason == "laps" and metrics["off_track_events"] == 0
+
+
+def test_a_nan_during_a_probe_is_an_engine_fault(bus, pca):
+    from helpers import FakeClock
+    from test_pilot import ScriptedCamera
+
+    from jetracer import NvidiaRacecar
+
+    class NanOnProbe(SightEngine):
+        calls = 0
+
+        def __call__(self, image):
+            self.calls += 1
+            return (float("nan"), 0.0) if self.calls == 3 else super().__call__(image)
+
+    clock = FakeClock(0.0)
+    engine = NanOnProbe()
+    pilot = Pilot(NvidiaRacecar(i2c=bus), ScriptedCamera(clock, frames=50), engine=engine, clock=clock, mode="auto",
+                  throttle=0.3, stale_frame_s=0.2, road_monitor=RoadMonitor(engine))
+    assert pilot.run(before_frame=lambda: setattr(clock, "t", clock.t + 1 / 30)) == "engine_error"
+    assert abs(pca.pulse_us(1) - 1500.0) <= pca.tick_us
