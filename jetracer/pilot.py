@@ -36,7 +36,7 @@ MODES = ("stopped", "manual", "steer", "auto")
 class StopReason:
     LAPS, DURATION, SIGNAL, STALE_FRAME, ENGINE_ERROR = "laps", "duration", "signal", "stale_frame", "engine_error"
     I2C_ERROR, BATTERY, ESTOP, CAMERA_CLOSED, REQUESTED = "i2c_error", "battery", "estop", "camera_closed", "requested"
-    WATCHDOG, BATTERY_UNREADABLE = "watchdog", "battery_unreadable"
+    WATCHDOG, BATTERY_UNREADABLE, ROAD_LOST = "watchdog", "battery_unreadable", "road_lost"
 
 #: a frame stamped this far ahead of the pilot's clock comes from another clock: its age means nothing
 FUTURE_TOLERANCE_S = 0.05
@@ -54,6 +54,8 @@ class Pilot(traitlets.HasTraits):
     ``policy`` may replace engine + control law: a callable frame -> (steering, throttle), e.g.
     the simulator's expert. ``battery`` is any object with a ``state`` trait ("ok", "low",
     "critical"). ``clock`` must be the camera's clock (virtual time in the simulator's lockstep).
+    ``road_monitor`` (a :class:`~jetracer.road_monitor.RoadMonitor`) sees every engine prediction,
+    scales the throttle and stops the run with "road_lost" when the network no longer sees a road.
     """
 
     mode = traitlets.Unicode("stopped")
@@ -78,8 +80,11 @@ class Pilot(traitlets.HasTraits):
     overruns = traitlets.Int(0)
 
     def __init__(self, car, camera, engine=None, policy=None, law=None, battery=None, clock=None,
-                 telemetry=None, loop_hz=0.0, **traits):
+                 telemetry=None, loop_hz=0.0, road_monitor=None, speed_from_model=True, **traits):
         # plain attributes first: the trait observers below use them while traits are set
+        self.road_monitor = road_monitor
+        # a model with a throttle output (its last pair; see jetracer.data.throttle) sets the speed itself
+        self.model_throttle = bool(speed_from_model and (getattr(engine, "meta", None) or {}).get("throttle_output"))
         self.car = car
         self.camera = camera
         self.engine = engine
@@ -112,8 +117,14 @@ class Pilot(traitlets.HasTraits):
         p = profile.pilot
         law = ControlLaw.from_profile(p)
         telemetry = telemetry or Telemetry(log_path=p["log_path"], status_period_s=p["status_period_s"])
+        monitor = None
+        if engine is not None and policy is None and p["road_monitor"]:
+            from .road_monitor import RoadMonitor
+
+            monitor = RoadMonitor.from_profile(engine, p)
         return cls(car, camera, engine=engine, policy=policy, law=law, battery=battery, clock=clock,
-                   telemetry=telemetry, loop_hz=p["loop_hz"], mode=mode or p["mode"],
+                   telemetry=telemetry, loop_hz=p["loop_hz"], mode=mode or p["mode"], road_monitor=monitor,
+                   speed_from_model=p["speed_from_model"],
                    steering_gain=p["steering_gain"], steering_bias=p["steering_bias"], steering_kd=p["steering_kd"],
                    throttle=p["throttle"], stale_frame_s=p["stale_frame_s"], watchdog_s=p["watchdog_s"],
                    battery_unreadable_s=profile.battery["unreadable_stop_s"])
@@ -186,7 +197,12 @@ class Pilot(traitlets.HasTraits):
             rec.update(preprocess_ms=0.0, inference_ms=(t_inf - t_start) * 1000.0)
         elif self.engine is not None:
             try:
-                x, y = self.engine(frame.image)
+                if self.model_throttle:
+                    out = self.engine.predict(frame.image)
+                    (x, y), model_throttle = out[0], float(out[-1, 0])
+                else:
+                    x, y = self.engine(frame.image)
+                    model_throttle = None
                 x, y = float(x), float(y)
             except Exception as exc:  # noqa: BLE001
                 raise _Fault(StopReason.ENGINE_ERROR, "engine raised %s: %s" % (type(exc).__name__, exc)) from exc
@@ -199,7 +215,20 @@ class Pilot(traitlets.HasTraits):
             self.x, self.y = x, y
             rec.update(x=round(x, 5), y=round(y, 5))
             steering = self.law.steering(x, frame.timestamp)
-            throttle = self.law.throttle_for(x, y)
+            if model_throttle is not None and math.isfinite(model_throttle):
+                throttle = self.law.limit_throttle(model_throttle)
+                rec["model_throttle"] = round(model_throttle, 4)
+            else:
+                throttle = self.law.throttle_for(x, y)
+            if self.road_monitor is not None and self.mode in ("steer", "auto"):
+                try:  # the monitor's probes run the engine too: its failures are engine faults
+                    throttle *= self.road_monitor.update(frame.image, x, y)
+                except Exception as exc:  # noqa: BLE001
+                    raise _Fault(StopReason.ENGINE_ERROR, "engine raised %s during the road check: %s" % (
+                        type(exc).__name__, exc)) from exc
+                rec["road_suspicion"] = round(self.road_monitor.suspicion, 3)
+                if self.road_monitor.lost:
+                    raise _Fault(StopReason.ROAD_LOST, self.road_monitor.describe())
         else:
             t_inf = time.perf_counter()
 

@@ -91,6 +91,10 @@ SCHEMA = {
         "guardian": (bool, True, "run the guardian process that writes neutral when the loop stops beating"),
         "guardian_outputs_off": (bool, False, "the guardian also switches the PWM outputs fully off, so the ESC's "
                                               "own signal-loss failsafe holds the car"),
+        "road_monitor": (bool, True, "slow, then stop with road_lost, when the network is not seeing a road it knows"),
+        "road_probe_every": (int, 4, "road monitor: probe the network every N frames (3 extra inferences each)"),
+        "road_lost_at": (float, 0.7, "road monitor: suspicion 0-1 at which the car stops"),
+        "speed_from_model": (bool, True, "take the throttle from the network when the model has a throttle output"),
     },
     "battery": {
         "enabled": (bool, False, ""),
@@ -397,6 +401,8 @@ VALUE_BOUNDS = {
     ("display", "page_s"): (0.1, 3600.0, "seconds"),
     ("pilot", "loop_hz"): (0.0, 1000.0, "Hz (0: the camera's rate)"),
     ("pilot", "status_period_s"): (0.0, 86400.0, "seconds (0: no status line)"),
+    ("pilot", "road_probe_every"): (1, 1000, "frames between road-monitor probes"),
+    ("pilot", "road_lost_at"): (0.05, 1.0, "road-monitor suspicion at which the car stops"),
     ("teleop", "record_lookahead"): (0.0, 1.0, "a fraction of the image height"),
     ("teleop", "throttle_step"): (0.001, 1.0, "throttle per press"),
     ("teleop", "deadzone"): (-1.0, 0.95, "fraction of the stick (negative: the mapping's)"),

@@ -33,8 +33,9 @@ def add_arguments(parser):
     parser.add_argument("--track", metavar="T", help="simulator track: built-in name or JSON path")
     who = parser.add_mutually_exclusive_group()
     who.add_argument("--engine", metavar="E", help="model (.pth) or engine file (default: the profile's)")
-    who.add_argument("--pilot", choices=["model", "expert"], default="model",
-                     help="expert: the simulator's ground-truth driver (needs --sim)")
+    who.add_argument("--pilot", choices=["model", "expert", "racer"], default="model",
+                     help="expert: the simulator's ground-truth driver, speed capped; racer: ground truth at "
+                          "the tyres' grip limit (both need --sim)")
     until = parser.add_mutually_exclusive_group()
     until.add_argument("--laps", type=number_in(int, 1, MAX_LAPS), metavar="N", help="stop after N laps (simulator)")
     until.add_argument("--duration", type=duration_s, metavar="S", help="stop after S seconds")
@@ -52,6 +53,8 @@ def add_arguments(parser):
     parser.add_argument("--engine-cache", default=None, metavar="DIR",
                         help="where built engines are cached (default: beside the model)")
     parser.add_argument("--randomize", action="store_true", help="simulator domain randomisation")
+    parser.add_argument("--appearance", metavar="NAME", default=None,
+                        help="simulator: render a held-out room (%s)" % ", ".join(_held_out_names()))
     parser.add_argument("--max-seconds", type=duration_s, default=None,
                         help="safety cap on simulated time for --laps runs (default 120 s per lap)")
 
@@ -64,8 +67,8 @@ def run(args):
     install_signal_handlers()
     profile = profile_from_args(args)
     sim = args.sim or profile.camera["type"] == "sim"
-    if args.pilot == "expert" and not sim:
-        raise UsageError("--pilot expert drives from the simulator's ground truth: add --sim")
+    if args.pilot in ("expert", "racer") and not sim:
+        raise UsageError("--pilot %s drives from the simulator's ground truth: add --sim" % args.pilot)
     if args.laps is not None and not sim:
         raise UsageError("--laps needs the simulator's lap counter: add --sim, or use --duration")
     if args.metrics_json:  # a wrong path fails now, not after the drive
@@ -106,7 +109,7 @@ class DriveSession:
         self.recorder = None
         self.guardian = None
         self.video_error = None
-        self.pilot_name = "expert" if args.pilot == "expert" else None
+        self.pilot_name = args.pilot if args.pilot in ("expert", "racer") else None
         try:
             self._build()
         except BaseException:  # a part that failed to build: close those already open (neutral)
@@ -121,7 +124,8 @@ class DriveSession:
             from ..sim.world import SimWorld
 
             self.world = SimWorld(profile, track=args.track or profile.sim["track"], seed=args.seed,
-                                  randomize=args.randomize or None, persistent_bus=True)
+                                  randomize=args.randomize or None, persistent_bus=True,
+                                  appearance=getattr(args, "appearance", None))
             self.car = make_car(profile, i2c=self.world.bus)
             self.camera = self.world.camera
         else:
@@ -130,10 +134,11 @@ class DriveSession:
             self.car = make_car(profile)
             self.camera = make_camera(profile)
         self.engine = self.policy = None
-        if args.pilot == "expert":
+        if args.pilot in ("expert", "racer"):
             from ..sim.expert import ExpertDriver
+            from ..sim.racer import RacerDriver
 
-            expert = ExpertDriver(self.world)
+            expert = (RacerDriver if args.pilot == "racer" else ExpertDriver)(self.world)
             self.policy = lambda frame: expert.command()
         else:
             from ..engine import cached_engine, load_engine
@@ -319,6 +324,12 @@ def _one_line(exc):
 
     text = " ".join(str(exc).split())
     return text if isinstance(exc, JetracerError) else "unexpected %s: %s" % (type(exc).__name__, text)
+
+
+def _held_out_names():
+    from ..sim.appearance import held_out_names
+
+    return held_out_names()
 
 
 def _tee(first, second):

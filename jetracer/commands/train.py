@@ -58,6 +58,9 @@ def add_arguments(parser):
     parser.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda or cuda:N")
     parser.add_argument("--no-augment", action="store_true", help="train on the images as they are")
     parser.add_argument("--half", action="store_true", help="store weights in fp16 (half the file size)")
+    parser.add_argument("--throttle", action="store_true",
+                        help="also learn the throttle label of labels.json beside the images (written by `jetracer "
+                             "collect`); the pilot then takes its throttle from the network")
 
 
 def run(args):
@@ -70,7 +73,7 @@ def run(args):
                          lr=args.lr, val_fraction=args.val_fraction, resume=args.resume,
                          pretrained=args.pretrained, workers=args.workers, seed=args.seed,
                          categories=args.categories, input_size=args.input_size, device=args.device,
-                         augment=not args.no_augment, half=args.half)
+                         augment=not args.no_augment, half=args.half, throttle=args.throttle)
     result = train(config)
     import os
 

@@ -48,6 +48,11 @@ def aim_point(world, lookahead_m=DEFAULT_LOOKAHEAD_M, s_hint=None):
     return None
 
 
+def out_dir_for(out, category):
+    """The category folder collect writes into (images and their sidecar labels)."""
+    return Path(out) / category
+
+
 def _perturbed_pose(track, rng, max_offset_m, max_heading_deg):
     s = rng.uniform(0.0, track.length)
     x, y = track.point_at(s)
@@ -71,8 +76,11 @@ def collect(out, frames, track="oval", seed=0, category="apex", profile=None, lo
     Deterministic for a given seed. ``progress`` is a callable(done, total) or None.
     """
     from ..profile import load_profile, make_car
+    from ..sim.racer import RacerDriver
     from ..sim.world import SimWorld
+    from .sidecar import LabelWriter
 
+    out = Path(out)
     frames = int(frames)
     if frames < 1:
         raise DataError("--frames must be at least 1, got %d" % frames)
@@ -81,10 +89,11 @@ def collect(out, frames, track="oval", seed=0, category="apex", profile=None, lo
     rng = np.random.default_rng(seed)
     world = SimWorld(profile, track=track, seed=seed, randomize=randomize)
     car = make_car(profile, i2c=world.bus)
+    racer = RacerDriver(world)  # labels each image with the speed the grip-limited racer wants there
+    labels = LabelWriter(out_dir_for(out, category))
     gain, bias = profile.pilot["steering_gain"], profile.pilot["steering_bias"]
     half_width = world.track.width / 2.0
     edge_margin = profile.sim["wheel_track_m"] / 2.0 + 0.03
-    out = Path(out)
     saved = episodes = recovering = 0
     t0 = time.monotonic()
     try:
@@ -113,7 +122,8 @@ def collect(out, frames, track="oval", seed=0, category="apex", profile=None, lo
 
                         image = cv2.resize(image, IMAGE_SIZE, interpolation=cv2.INTER_AREA)
                         u, v = u * IMAGE_SIZE[0] / w, v * IMAGE_SIZE[1] / h
-                    save_sample(out, category, image, u, v)
+                    path = save_sample(out, category, image, u, v)
+                    labels.set(path.name, source="sim-racer", **racer.label_here())
                     saved += 1
                     if _recovering(world):
                         recovering += 1
@@ -132,7 +142,10 @@ def collect(out, frames, track="oval", seed=0, category="apex", profile=None, lo
         try:
             car.throttle = 0.0
         finally:
-            world.close()
+            try:
+                labels.close()
+            finally:
+                world.close()
     summary = {"frames": saved, "episodes": episodes, "track": world.track.name, "seed": int(seed),
                "category": category, "recovery_frames": recovering, "lookahead_m": lookahead_m,
                "randomize": bool(randomize), "image_size": list(IMAGE_SIZE), "seconds": round(time.monotonic() - t0, 2)}

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from ..errors import DataError
 from ..util.atomic import atomic_write_bytes
+from .sidecar import SIDECAR_NAME
 
 __all__ = ["IMAGE_SUFFIXES", "parse_sample_name", "sample_name", "normalise_xy", "denormalise_xy",
            "save_sample", "list_samples", "find_categories", "check_samples", "SKIP_REASONS", "Sample", "XYDataset"]
@@ -160,7 +161,7 @@ def list_samples(roots, categories=None):
             for path in _visible_files(folder):
                 xy = parse_sample_name(path.name)
                 if xy is None:
-                    if not path.name.endswith(".tmp"):
+                    if not path.name.endswith(".tmp") and path.name != SIDECAR_NAME:  # extra labels
                         log.warning("skipping %s: the name is not {x}_{y}_{uuid}.jpg", path)
                         skipped.append(str(path))
                     continue

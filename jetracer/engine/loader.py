@@ -28,6 +28,7 @@ def engine_meta(model_meta):
     model_meta = dict(model_meta or {})
     meta = {"arch": model_meta.get("arch", "resnet18"), "categories": list(model_meta.get("categories") or ["road"])}
     meta.update(input_convention(model_meta))
+    meta["throttle_output"] = bool(model_meta.get("throttle_output", False))  # last pair: (throttle, unused)
     return meta
 
 

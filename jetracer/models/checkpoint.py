@@ -29,7 +29,8 @@ VERSION = 1
 
 # Last layer of each arch's head: its output count tells how many categories a bare state_dict has.
 _HEAD_WEIGHT = {"resnet18": "fc.weight", "resnet34": "fc.weight",
-                "mobilenet_v3_small": "classifier.3.weight", "tiny": "head.3.weight"}
+                "mobilenet_v3_small": "classifier.3.weight", "tiny": "head.3.weight",
+                "fast": "out.weight"}
 
 
 def default_meta():
@@ -212,6 +213,8 @@ def _guess_arch(state, path):
         return "mobilenet_v3_small"
     if "head.3.weight" in state and "features.0.weight" in state:
         return "tiny"
+    if "out.weight" in state and "body.0.weight" in state:
+        return "fast"
     example = next(iter(state))
     raise ModelError("%s holds weights of a network jetracer does not recognise (first layer %r): expected "
                      "a road-following model (resnet18 with fc = Linear(512, 2), as JetRacer)" % (path, example))

@@ -2,7 +2,8 @@
 
 ResNet-18 with a ``Linear(512, 2)`` head is JetRacer's network, so its state_dicts load here
 unchanged. ResNet-34 and MobileNetV3-small trade speed for accuracy either way; ``tiny`` is a small
-CNN that trains in a minute on a laptop CPU (tests, quick experiments in the simulator).
+CNN that trains in a minute on a laptop CPU (tests, quick experiments in the simulator); ``fast`` is a
+plain 96x96 CNN built to be ~100x cheaper than ResNet-18 and fast under TensorRT (see ``fast.py``).
 """
 
 from pathlib import Path
@@ -17,6 +18,7 @@ ARCHS = {
     "resnet34": ((224, 224), "resnet34-b627a593.pth"),
     "mobilenet_v3_small": ((224, 224), "mobilenet_v3_small-047dcff4.pth"),
     "tiny": ((64, 64), None),
+    "fast": ((96, 96), None),
 }
 
 # Older torchvision releases (the Jetson wheels) cached the same weights under these names.
@@ -49,9 +51,13 @@ def build_model(arch="resnet18", num_categories=1, pretrained=False):
     if num_categories < 1:
         raise ModelError("a model needs at least one category, got %d" % num_categories)
     outputs = 2 * num_categories
-    if arch == "tiny":
+    if arch in ("tiny", "fast"):
         if pretrained:
-            raise ModelError("arch 'tiny' has no pretrained weights: drop --pretrained or pick resnet18")
+            raise ModelError("arch %r has no pretrained weights: drop --pretrained or pick resnet18" % arch)
+        if arch == "fast":
+            from .fast import FastNet
+
+            return FastNet(outputs)
         from .tiny import TinyNet
 
         return TinyNet(outputs)

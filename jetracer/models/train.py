@@ -34,7 +34,8 @@ class TrainConfig:
 
     def __init__(self, roots, out, arch=None, epochs=10, batch_size=64, lr=1e-3, val_fraction=0.1,
                  resume=False, pretrained=False, workers=None, seed=0, categories=None, input_size=None,
-                 device="auto", augment=True, half=False, progress=None, weight_decay=0.0, on_epoch=None):
+                 device="auto", augment=True, half=False, progress=None, weight_decay=0.0, on_epoch=None,
+                 throttle=False, throttle_weight=1.0):
         self.roots = [Path(r) for r in ([roots] if isinstance(roots, (str, Path)) else roots)]
         self.out = Path(out)
         self.arch = arch
@@ -54,6 +55,8 @@ class TrainConfig:
         self.progress = progress  # None: a bar on stderr from rank 0; False: silent
         self.weight_decay = float(weight_decay)
         self.on_epoch = on_epoch  # rank 0 calls it after each epoch with a dict (the notebook's live plot)
+        self.throttle = bool(throttle)  # learn the sidecar's throttle label as one more output
+        self.throttle_weight = float(throttle_weight)
 
 
 def resume_path(out):
@@ -178,11 +181,17 @@ def _load_start(config, dist):
             raise ModelError("%s is not a jetracer training state: delete it to resume from %s" % (
                 state_file, config.out))
         meta = saved["meta"]
-        return meta["arch"], meta["categories"], meta["input_size"], saved["model"], saved
+        return meta["arch"], _data_categories(meta), meta["input_size"], saved["model"], saved
     if config.out.is_file():
         state, meta = load_checkpoint(config.out)
-        return meta["arch"], meta["categories"], meta["input_size"], state, None
+        return meta["arch"], _data_categories(meta), meta["input_size"], state, None
     raise ModelError("--resume: neither %s nor %s exists; train without --resume first" % (state_file, config.out))
+
+
+def _data_categories(meta):
+    """The dataset's categories of a saved model (without the throttle output's pair)."""
+    categories = list(meta["categories"])
+    return categories[:-1] if meta.get("throttle_output") else categories
 
 
 def train(config):
@@ -225,16 +234,27 @@ def _train(torch, config, dist):
             config.out, arch, config.arch))
     input_size = list(input_size or default_input_size(arch))
 
-    dataset = XYDataset(config.roots, categories=categories, input_size=input_size)
+    if config.throttle:
+        from ..data.throttle import ThrottleXYDataset
+
+        dataset = ThrottleXYDataset(config.roots, categories=categories, input_size=input_size)
+        if not dataset.labelled():
+            raise DataError("--throttle: no image in %s has a throttle label in its labels.json (collect with "
+                            "`jetracer collect`, or import a Donkeycar tub)" % ", ".join(map(str, config.roots)))
+    else:
+        dataset = XYDataset(config.roots, categories=categories, input_size=input_size)
     if categories is None:
         categories = dataset.categories
+    from ..data.throttle import THROTTLE_CATEGORY
+
+    outputs = list(categories) + ([THROTTLE_CATEGORY] if config.throttle else [])
     train_idx, val_idx = _split(len(dataset), config.val_fraction, config.seed)
     if not train_idx:
         raise DataError("too few samples to train (%d): collect more" % len(dataset))
     train_set = Subset(dataset.with_transform(Augment() if config.augment else None), train_idx)
     val_set = Subset(dataset, val_idx[dist.rank::dist.world]) if val_idx else None
 
-    model = build_model(arch, num_categories=len(categories), pretrained=config.pretrained and start_state is None)
+    model = build_model(arch, num_categories=len(outputs), pretrained=config.pretrained and start_state is None)
     if start_state is not None:
         model.load_state_dict(start_state)
     model.to(device)
@@ -298,7 +318,11 @@ def _train(torch, config, dist):
             out = net(images)
         out = out.float().view(out.shape[0], -1, 2)
         pred = out[torch.arange(out.shape[0], device=device), cats]
-        return torch.nn.functional.mse_loss(pred, targets, reduction="sum"), targets.shape[0]
+        loss = torch.nn.functional.mse_loss(pred, targets[:, :2], reduction="sum")
+        if config.throttle:  # the last pair's first value is the throttle; unlabelled samples teach none
+            error = (out[:, -1, 0] - targets[:, 2]) ** 2 * targets[:, 3]
+            loss = loss + 2.0 * config.throttle_weight * error.sum()
+        return loss, targets.shape[0]
 
     result = {"out": str(config.out), "best_val_loss": best_val, "trained": 0}
     t0 = time.monotonic()
@@ -332,7 +356,8 @@ def _train(torch, config, dist):
         if improved:
             best_val = score
         if dist.main:
-            meta = {"arch": arch, "input_size": input_size, "categories": categories,
+            meta = {"arch": arch, "input_size": input_size, "categories": outputs,
+                    "throttle_output": bool(config.throttle),
                     "channel_order": OURS["channel_order"], "mean": list(OURS["mean"]), "std": list(OURS["std"]),
                     "val_loss": val_loss,
                     "train_loss": train_loss, "epochs": epoch + 1, "best_epoch": epoch + 1, "dataset": summary,

@@ -1,7 +1,8 @@
 """README pictures: ``python -m jetracer.sim.pictures docs/images``.
 
-Writes ``tracks.png`` (every built-in track from above, start line and direction marked) and
-``sim_frame.png`` (the camera's view: a plain frame and two domain-randomised ones).
+Writes ``tracks.png`` (every built-in track from above, start line and direction marked),
+``sim_frame.png`` (the camera's view: a plain frame and two domain-randomised ones) and
+``appearances.jpg`` (a row of randomised training rooms above the held-out rooms, same pose).
 """
 
 import argparse
@@ -14,7 +15,7 @@ from ..util.atomic import atomic_write_bytes
 from .renderer import paint_track
 from .track import Track
 
-__all__ = ["track_plot", "tracks_picture", "frames_picture", "main"]
+__all__ = ["track_plot", "tracks_picture", "frames_picture", "appearances_picture", "main"]
 
 
 def track_plot(track, size=360):
@@ -88,12 +89,59 @@ def frames_picture(track="technical", s=None, seeds=(1, 2)):
     return np.hstack(row)
 
 
+def _pose_before_tightest_corner(track, back_m=1.2):
+    s = float(track.s[int(np.argmax(np.abs(track.curvature)))]) - back_m
+    x, y = track.point_at(s)
+    return (x, y, track.heading_at(s))
+
+
+def appearances_picture(track="technical", seeds=(1, 2, 3, 4, 5)):
+    """Top row: training rooms (domain randomisation, one per seed); bottom row: the held-out rooms,
+    each labelled. Same pose everywhere, so only the room changes."""
+    import cv2
+
+    from .appearance import held_out, held_out_names
+    from .renderer import Renderer
+    from .world import SimWorld
+
+    world = SimWorld(track=track)
+    pose = _pose_before_tightest_corner(world.track)
+    camera, forward = world.profile.camera, world.sim["camera_forward_m"]
+    top = [Renderer(world.track, camera, forward, randomize=True, seed=seed).render(pose) for seed in seeds]
+    bottom = []
+    for name in held_out_names():
+        frame = Renderer(world.track, camera, forward, appearance=held_out(name), seed=0).render(pose).copy()
+        cv2.rectangle(frame, (0, 0), (frame.shape[1], 16), (255, 255, 255), -1)
+        cv2.putText(frame, name, (3, 12), cv2.FONT_HERSHEY_SIMPLEX, 0.38, (0, 0, 0), 1, cv2.LINE_AA)
+        bottom.append(frame)
+    columns = max(len(top), len(bottom))
+    blank = np.full_like(top[0], 255)
+    rows = []
+    for row in (top, bottom):
+        row = row + [blank] * (columns - len(row))
+        gap = np.full((row[0].shape[0], 6, 3), 255, np.uint8)
+        parts = [row[0]]
+        for f in row[1:]:
+            parts += [gap, f]
+        rows.append(np.hstack(parts))
+    return np.vstack([rows[0], np.full((6, rows[0].shape[1], 3), 255, np.uint8), rows[1]])
+
+
 def _save_png(path, image):
     import cv2
 
     ok, data = cv2.imencode(".png", image)
     if not ok:
         raise RuntimeError("PNG encoding failed for %s" % path)
+    atomic_write_bytes(path, data.tobytes())
+
+
+def _save_jpeg(path, image, quality=85):
+    import cv2
+
+    ok, data = cv2.imencode(".jpg", image, [int(cv2.IMWRITE_JPEG_QUALITY), quality])
+    if not ok:
+        raise RuntimeError("JPEG encoding failed for %s" % path)
     atomic_write_bytes(path, data.tobytes())
 
 
@@ -104,7 +152,8 @@ def main(argv=None):
     out = Path(args.out)
     _save_png(out / "tracks.png", tracks_picture())
     _save_png(out / "sim_frame.png", frames_picture())
-    print("wrote %s and %s" % (out / "tracks.png", out / "sim_frame.png"))
+    _save_jpeg(out / "appearances.jpg", appearances_picture())  # sensor noise makes a PNG of it ~1 MB
+    print("wrote %s, %s and %s" % (out / "tracks.png", out / "sim_frame.png", out / "appearances.jpg"))
     return 0
 
 

@@ -44,11 +44,12 @@ class SimWorld:
 
     ``profile``: a Profile or profile name (default ``sim``). ``track``: a Track, built-in name or
     JSON path (default the profile's ``[sim] track``). ``randomize``: domain randomisation of the
-    camera (default the profile's ``[sim] randomize``). ``persistent_bus``: keep the PCA9685
+    camera (default the profile's ``[sim] randomize``). ``appearance``: render one fixed room instead
+    (an :class:`~jetracer.sim.appearance.Appearance` or a held-out room's name). ``persistent_bus``: keep the PCA9685
     registers in the runtime folder (``jetracer stop --sim`` can then reach them).
     """
 
-    def __init__(self, profile=None, track=None, seed=0, randomize=None, persistent_bus=False):
+    def __init__(self, profile=None, track=None, seed=0, randomize=None, persistent_bus=False, appearance=None):
         self.profile = profile if isinstance(profile, Profile) else load_profile(profile or "sim", sim=True)
         sim = self.profile.sim
         self.sim = sim
@@ -56,6 +57,11 @@ class SimWorld:
             track or sim["track"], wheelbase_m=sim["wheelbase_m"], max_steer_deg=sim["max_steer_deg"])
         self.seed = int(seed)
         self.randomize = sim["randomize"] if randomize is None else bool(randomize)
+        if isinstance(appearance, str):
+            from .appearance import held_out
+
+            appearance = held_out(appearance)
+        self.appearance = appearance
         self.frame_period = 1.0 / sim["frame_rate"]
         self.lock = threading.RLock()
         self.bus = make_sim_bus(self.profile, persistent=persistent_bus)
@@ -64,7 +70,7 @@ class SimWorld:
         self.motor_pwm = self.bus.device(car["motor_i2c_address"]) if car["type"] == "waveshare" else None
         self.vehicle = Vehicle(sim)
         self.renderer = Renderer(self.track, self.profile.camera, camera_forward_m=sim["camera_forward_m"],
-                                 randomize=self.randomize, seed=self.seed)
+                                 randomize=self.randomize, seed=self.seed, appearance=appearance)
         self.metrics = LapMetrics(self.track, sim["wheelbase_m"], sim["wheel_track_m"])
         self.battery = self._make_battery()
         self.time = 0.0

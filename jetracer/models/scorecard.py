@@ -1,0 +1,113 @@
+"""A model's held-out scorecard: ``python -m jetracer.models.scorecard MODEL [--laps N] [--out F.md]``.
+
+Drives ``MODEL`` with ``jetracer drive --sim`` (lockstep, the ``sim`` profile's pilot, the road
+monitor on) on every held-out track shape in every held-out room, and the racer expert on each
+shape, and prints one markdown row per run: laps, mean and max |cte|, lap time against the
+racer's, off-track events and why the run ended. The shapes are ``figure8`` (a built-in track
+that the shipped models' data never used) and the JSON tracks in ``models/heldout/``; the rooms are
+the plain look and every room of :data:`jetracer.sim.appearance.HELD_OUT`. None of them is
+reachable from ``jetracer collect``'s randomisation (see ``jetracer.sim.appearance``).
+"""
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+__all__ = ["HELD_OUT_SHAPES", "held_out_shapes", "score", "main"]
+
+_REPO = Path(__file__).resolve().parent.parent.parent
+HELD_OUT_SHAPES = ("figure8", "models/heldout/kidney.json", "models/heldout/blob.json")
+
+
+def held_out_shapes():
+    """Shape arguments for ``--track`` (paths resolved against the repository)."""
+    out = []
+    for shape in HELD_OUT_SHAPES:
+        path = _REPO / shape
+        out.append(str(path) if shape.endswith(".json") and path.is_file() else shape)
+    return out
+
+
+def _drive(args):
+    from ..cli import main as cli
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "m.json"
+        code = cli(["drive", "--sim", "--profile", "sim", "--metrics-json", str(out)] + args)
+        metrics = json.loads(out.read_text()) if out.is_file() else {"stop_reason": "exit %d" % code}
+    return metrics
+
+
+def score(model, laps=2, shapes=None, rooms=None, backend=None, progress=None):
+    """Rows (dicts) of the scorecard; ``rooms`` None means plain plus every held-out room."""
+    from ..sim.appearance import held_out_names
+
+    shapes = shapes or held_out_shapes()
+    rooms = rooms or ["plain"] + held_out_names()
+    rows = []
+    for shape in shapes:
+        racer = _drive(["--pilot", "racer", "--track", shape, "--laps", str(laps)])
+        racer_lap = min(racer.get("lap_times_s") or [float("nan")])
+        for room in rooms:
+            args = ["--engine", str(model), "--track", shape, "--laps", str(laps)]
+            if backend:
+                args += ["--backend", backend]
+            if room != "plain":
+                args += ["--appearance", room]
+            m = _drive(args)
+            lap_times = m.get("lap_times_s") or []
+            row = {"shape": Path(shape).stem, "room": room, "laps": m.get("laps_completed", 0),
+                   "mean_abs_cte_m": m.get("mean_abs_cte_m"), "max_abs_cte_m": m.get("max_abs_cte_m"),
+                   "lap_time_s": min(lap_times) if lap_times else None, "racer_lap_s": racer_lap,
+                   "off_track": m.get("off_track_events"), "stop_reason": m.get("stop_reason")}
+            rows.append(row)
+            if progress:
+                progress(row)
+    return rows
+
+
+def markdown(rows):
+    lines = ["| shape | room | laps | mean \\|cte\\| (m) | max \\|cte\\| (m) | lap (s) | vs racer | off-track | end |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        ratio = "%.2fx" % (r["lap_time_s"] / r["racer_lap_s"]) if r["lap_time_s"] and r["racer_lap_s"] else "-"
+        lines.append("| %s | %s | %d | %s | %s | %s | %s | %s | %s |" % (
+            r["shape"], r["room"], r["laps"], _f(r["mean_abs_cte_m"]), _f(r["max_abs_cte_m"]),
+            _f(r["lap_time_s"], 2), ratio, r["off_track"], r["stop_reason"]))
+    return "\n".join(lines)
+
+
+def _f(value, digits=3):
+    return "-" if value is None else "%.*f" % (digits, value)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m jetracer.models.scorecard", description=__doc__.splitlines()[0])
+    parser.add_argument("model")
+    parser.add_argument("--laps", type=int, default=2)
+    parser.add_argument("--shapes", nargs="+", default=None, help="tracks (default: the held-out shapes)")
+    parser.add_argument("--rooms", nargs="+", default=None, help="plain and/or held-out room names (default: all)")
+    parser.add_argument("--backend", default=None, help="engine backend for the model (default: the profile's)")
+    parser.add_argument("--out", default=None, help="also write the markdown table here")
+    parser.add_argument("--json", default=None, help="also write the rows as JSON here")
+    args = parser.parse_args(argv)
+    import logging
+
+    logging.disable(logging.WARNING)  # a road_lost stop is a result here, not news
+    rows = score(args.model, args.laps, args.shapes, args.rooms, args.backend,
+                 progress=lambda r: sys.stderr.write("%s / %s: %s\n" % (r["shape"], r["room"], r["stop_reason"])))
+    table = markdown(rows)
+    print(table)
+    from ..util.atomic import atomic_write_bytes
+
+    if args.out:
+        atomic_write_bytes(args.out, (table + "\n").encode())
+    if args.json:
+        atomic_write_bytes(args.json, (json.dumps(rows, indent=2) + "\n").encode())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

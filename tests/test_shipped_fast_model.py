@@ -1,0 +1,34 @@
+"""The shipped fast network (arch `fast`, 96x96, throttle output) drives 3 clean laps of every built-in
+track through `jetracer drive --sim`, its throttle from the network, the road monitor on."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from jetracer.cli import main
+from jetracer.sim.track import Track
+
+MODEL = Path(__file__).resolve().parent.parent / "models" / "road_following_fast.pth"
+
+pytestmark = pytest.mark.skipif(not MODEL.is_file(), reason="models/road_following_fast.pth is not shipped")
+
+
+def test_fast_model_is_small_documented_and_has_a_throttle_output():
+    from jetracer.models import load_model
+
+    assert MODEL.stat().st_size < 2 * 1024 * 1024
+    assert "road_following_fast.pth" in (MODEL.parent / "README.md").read_text()
+    _, meta = load_model(MODEL)
+    assert meta["arch"] == "fast" and meta["input_size"] == [96, 96] and meta["throttle_output"] is True
+
+
+@pytest.mark.parametrize("track", Track.builtin_names())
+def test_fast_model_drives_three_clean_laps(tmp_path, track):
+    out = tmp_path / "m.json"
+    code = main(["drive", "--sim", "--track", track, "--engine", str(MODEL), "--laps", "3", "--backend", "torch",
+                 "--metrics-json", str(out)])
+    metrics = json.loads(out.read_text())
+    assert code == 0 and metrics["stop_reason"] == "laps" and metrics["laps_completed"] == 3
+    assert metrics["off_track_events"] == 0 and metrics["max_abs_cte_m"] < 0.45
+    assert abs(metrics["final_pwm_us"]["throttle"] - 1500) < 5
