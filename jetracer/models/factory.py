@@ -107,7 +107,7 @@ def pretrained_weights_path(arch):
 
 
 def _torch_load(torch, path):
-    try:
-        return torch.load(str(path), map_location="cpu", weights_only=True)
-    except TypeError:  # torch < 1.13 has no weights_only
-        return torch.load(str(path), map_location="cpu")
+    """torchvision's weight files through the allow-list unpickler (the same on torch 1.10 to 2.x)."""
+    from ..util.safe_pickle import TENSOR_GLOBALS, torch_load_allowed
+
+    return torch_load_allowed(str(path), TENSOR_GLOBALS)

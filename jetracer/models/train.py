@@ -165,15 +165,14 @@ def _load_start(config, dist):
     """``(arch, categories, input_size, state_dict or None, train_state or None)`` for this run."""
     if not config.resume:
         return config.arch or "resnet18", config.categories, config.input_size, None, None
-    import torch
 
     state_file = resume_path(config.out)
     if state_file.is_file():
         try:
-            try:
-                saved = torch.load(str(state_file), map_location="cpu", weights_only=True)
-            except TypeError:
-                saved = torch.load(str(state_file), map_location="cpu")
+            from ..util.safe_pickle import TENSOR_GLOBALS, torch_load_allowed
+
+            # not torch's weights_only mode: torch 1.13 (JetPack 5.0) refuses the floats a training state holds
+            saved = torch_load_allowed(str(state_file), TENSOR_GLOBALS)
         except Exception as exc:
             raise ModelError("cannot read the training state %s (%s): delete it to resume from %s" % (
                 state_file, load_error_reason(exc), config.out)) from None
