@@ -31,6 +31,19 @@ Environment=PYTHONUNBUFFERED=1
 Environment=JETRACER_PROFILE={profile}
 """
 
+#: the [Service] lines of the two units that own the car (drive, web): systemd's watchdog fed from the
+#: control loop, the drive lock's folder, the Nano's libgomp work-around, neutral before every start, and
+#: no restart after a usage error (exit 2: a bad profile or engine path would only fail again)
+_OWNS_THE_CAR = """\
+Type=notify
+NotifyAccess=main
+WatchdogSec={watchdog_sec}
+RuntimeDirectory=jetracer
+{common}Environment=LD_PRELOAD={libgomp}
+ExecStartPre={jetracer} stop --profile {profile}
+RestartPreventExitStatus=2
+"""
+
 DRIVE = """\
 [Unit]
 Description=jetracer autonomous driving loop ({profile})
@@ -41,14 +54,8 @@ StartLimitIntervalSec=120
 StartLimitBurst=5
 
 [Service]
-Type=notify
-NotifyAccess=main
-WatchdogSec={watchdog_sec}
 TimeoutStartSec=900
-RuntimeDirectory=jetracer
-{common}Environment=LD_PRELOAD={libgomp}
-ExecStartPre={jetracer} stop --profile {profile}
-ExecStart={jetracer} drive --profile {profile}{mode}
+{owns_the_car}ExecStart={jetracer} drive --profile {profile}{mode}
 ExecStopPost={jetracer} stop --profile {profile}
 KillSignal=SIGTERM
 TimeoutStopSec=5
@@ -70,14 +77,8 @@ StartLimitIntervalSec=120
 StartLimitBurst=5
 
 [Service]
-Type=notify
-NotifyAccess=main
-WatchdogSec={watchdog_sec}
 TimeoutStartSec=300
-RuntimeDirectory=jetracer
-{common}Environment=LD_PRELOAD={libgomp}
-ExecStartPre={jetracer} stop --profile {profile}
-ExecStart={jetracer} web --profile {profile} --port {web_port}
+{owns_the_car}ExecStart={jetracer} web --profile {profile} --port {web_port}
 ExecStopPost={jetracer} stop --profile {profile}
 KillSignal=SIGTERM
 TimeoutStopSec=5
@@ -163,6 +164,7 @@ def render_units(user, profile, workdir, token_file="/etc/jetracer/jupyter.env",
                   libgomp=LIBGOMP, token_file=token_file, port=port, mode=" --mode %s" % mode if mode else "",
                   groups=" ".join(groups), web_port=web_port, watchdog_sec=watchdog_sec)
     fields["common"] = _COMMON_SERVICE.format(**fields)
+    fields["owns_the_car"] = _OWNS_THE_CAR.format(**fields)
     return {"jetracer-drive.service": DRIVE.format(**fields),
             "jetracer-web.service": WEB.format(**fields),
             "jetracer-display.service": DISPLAY.format(**fields),
