@@ -164,10 +164,15 @@ def test_sigterm_to_a_running_drive_exits_0_at_neutral(tmp_path):
 
 @pytest.mark.slow
 def test_stop_after_sigkill_writes_neutral(tmp_path):
-    proc, _ = _start_drive(tmp_path)
+    """The last line of defence when nothing else runs: with the guardian process switched off
+    (tests/test_faults_hangs.py covers it), a SIGKILLed drive leaves its last pulse on the chip, as a
+    real PCA9685 does, and `jetracer stop` (systemd's ExecStopPost) puts it at neutral."""
+    profile = tmp_path / "no_guardian.toml"
+    profile.write_text(load_profile("sim").path.read_text().replace("[pilot]", "[pilot]\nguardian = false", 1))
+    proc, _ = _start_drive(tmp_path, "--profile", str(profile))
     chip = _shared_chip()
     assert _wait_driving(chip, proc)
-    proc.kill()  # no handler runs: the chip keeps its last pulse, as a real PCA9685 does
+    proc.kill()  # no handler runs and no guardian: the chip keeps its last pulse
     proc.wait(timeout=20)
     assert chip.pulse_us(1) > NEUTRAL + 20
     result = subprocess.run([sys.executable, "-m", "jetracer", "stop", "--sim"], capture_output=True, text=True)

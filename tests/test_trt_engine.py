@@ -177,7 +177,7 @@ def test_int8_calibrates_with_a_named_algorithm_on_the_users_frames_and_keeps_co
     assert read_engine_header(tmp_path / "auto8.engine")["precision"] == "int8"
     capsys.readouterr()
     refused = tmp_path / "refused.engine"
-    assert main(args[:-2] + ["--tolerance", "0", "--out", str(refused)]) == 1  # the parity gate stays
+    assert main(args[:-2] + ["--tolerance", "0", "--out", str(refused)]) == 2  # the parity gate stays
     assert "exceeds --tolerance 0" in capsys.readouterr().err and not refused.exists()
 
 
