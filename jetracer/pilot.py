@@ -119,9 +119,10 @@ class Pilot(traitlets.HasTraits):
         telemetry = telemetry or Telemetry(log_path=p["log_path"], status_period_s=p["status_period_s"])
         monitor = None
         if engine is not None and policy is None and p["road_monitor"]:
-            from .road_monitor import RoadMonitor
+            from .road_monitor import RoadMonitor, monitor_applies
 
-            monitor = RoadMonitor.from_profile(engine, p)
+            if monitor_applies(engine):
+                monitor = RoadMonitor.from_profile(engine, p)
         return cls(car, camera, engine=engine, policy=policy, law=law, battery=battery, clock=clock,
                    telemetry=telemetry, loop_hz=p["loop_hz"], mode=mode or p["mode"], road_monitor=monitor,
                    speed_from_model=p["speed_from_model"],

@@ -91,7 +91,8 @@ SCHEMA = {
         "guardian": (bool, True, "run the guardian process that writes neutral when the loop stops beating"),
         "guardian_outputs_off": (bool, False, "the guardian also switches the PWM outputs fully off, so the ESC's "
                                               "own signal-loss failsafe holds the car"),
-        "road_monitor": (bool, True, "slow, then stop with road_lost, when the network is not seeing a road it knows"),
+        "road_monitor": (bool, True, "slow, then stop with road_lost, when the network is not seeing a road it knows "
+                                      "(for the networks its thresholds were measured on: resnet18/34, fast)"),
         "road_probe_every": (int, 4, "road monitor: probe the network every N frames (3 extra inferences each)"),
         "road_lost_at": (float, 0.7, "road monitor: suspicion 0-1 at which the car stops"),
         "speed_from_model": (bool, True, "take the throttle from the network when the model has a throttle output"),

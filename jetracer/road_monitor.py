@@ -23,9 +23,28 @@ The pilot calls :meth:`RoadMonitor.update` once per frame (see ``Pilot(road_moni
 engine that fails or returns NaN during a probe raises, and the pilot stops with "engine_error".
 """
 
+import logging
+
 import numpy as np
 
-__all__ = ["RoadMonitor"]
+__all__ = ["RoadMonitor", "VALIDATED_ARCHS", "monitor_applies"]
+
+log = logging.getLogger(__name__)
+
+#: the architectures the thresholds below were measured on (no false stop on the built-in tracks);
+#: on another one (``tiny``, a quick two-epoch try) a weak network fails the shift check on a road it
+#: does drive, so the monitor stays off and says so, rather than stopping a car that is fine
+VALIDATED_ARCHS = ("resnet18", "resnet34", "fast")
+
+
+def monitor_applies(engine):
+    """Whether the road monitor's thresholds hold for ``engine``'s network (logged when not)."""
+    arch = (getattr(engine, "meta", None) or {}).get("arch", "resnet18")
+    if arch in VALIDATED_ARCHS:
+        return True
+    log.warning("road monitor off: its thresholds were measured on %s, not on %r (no road_lost stop)",
+                ", ".join(VALIDATED_ARCHS), arch)
+    return False
 
 
 class RoadMonitor:

@@ -164,3 +164,21 @@ def test_a_nan_during_a_probe_is_an_engine_fault(bus, pca):
                   throttle=0.3, stale_frame_s=0.2, road_monitor=RoadMonitor(engine))
     assert pilot.run(before_frame=lambda: setattr(clock, "t", clock.t + 1 / 30)) == "engine_error"
     assert abs(pca.pulse_us(1) - 1500.0) <= pca.tick_us
+
+
+@pytest.mark.parametrize("arch,watched", [("resnet18", True), ("fast", True), ("tiny", False)])
+def test_the_monitor_watches_only_networks_its_thresholds_were_measured_on(arch, watched, caplog):
+    """A quick two-epoch `tiny` try drives the notebooks' oval, yet fails the shift check: the monitor
+    stays off for it (and says so) instead of stopping a car that is on the road."""
+    profile = load_profile("sim")
+    world = SimWorld(profile, track="oval")
+    engine = HabitEngine()
+    engine.meta = {"arch": arch}
+    car = make_car(profile, i2c=world.bus)
+    try:
+        pilot = Pilot.from_profile(profile, car, world.camera, engine=engine)
+        assert (pilot.road_monitor is not None) == watched
+        assert watched or "road monitor off" in caplog.text
+    finally:
+        car.close()
+        world.close()

@@ -11,7 +11,8 @@ from jetracer.models import load_model
 @pytest.mark.slow
 def test_collect_train_drive_two_clean_laps(tmp_path, capsys):
     data, model, metrics = tmp_path / "data", tmp_path / "tiny.pth", tmp_path / "metrics.json"
-    assert main(["collect", "--sim", "--track", "oval", "--frames", "500", "--seed", "1", "--out", str(data)]) == 0
+    assert main(["collect", "--sim", "--track", "oval", "--frames", "500", "--seed", "1", "--no-randomize",
+                 "--out", str(data)]) == 0
     assert main(["train", str(data), "--arch", "tiny", "--epochs", "12", "--batch-size", "32", "--lr", "3e-3",
                  "--seed", "1", "--out", str(model)]) == 0
     _, meta = load_model(model)
