@@ -28,7 +28,7 @@ COMMANDS = {
     "stop": ("stop", "write neutral throttle and centred steering now"),
     "calibrate": ("calibrate", "find steering centre/limits and throttle neutral, save to the profile"),
     "web": ("web", "the car's web app: drive, label and curate from a browser"),
-    "install-services": ("install_services", "install the systemd units (drive, display, jupyter)"),
+    "install-services": ("install_services", "install the systemd units (drive, web, display, jupyter)"),
     "doctor": ("doctor", "check the car's bring-up (board, libraries, camera, I2C, groups), never moves it"),
     "import-tub": ("import_tub", "turn Donkeycar Tub v2 data into an XY dataset"),
     "export-tub": ("export_tub", "write XY datasets as a Donkeycar Tub v2"),
