@@ -268,6 +268,13 @@ class Pilot(traitlets.HasTraits):
             self._check_watchdog()
         return {"steering": round(steering, 5), "throttle": round(throttle, 5), "_t_ctl": t_ctl}
 
+    def waiting_for_next_frame(self, frame):
+        """True when ``frame`` is the one last acted on and still within the stale limit: a loop that
+        comes round faster than the camera waits for the next frame, where :meth:`act_on` would take
+        the repeat as a camera that stopped (and e-stop)."""
+        return frame is not None and frame.seq == self._last_seq and \
+            self.clock() - frame.timestamp <= self.stale_frame_s
+
     def act_on(self, frame):
         """One step for loops other than :meth:`run` (teleop, notebooks): act on ``frame`` only if
         it is new and fresh. A missing, stale or repeated frame while the model drives (``steer``

@@ -95,15 +95,9 @@ def _build(profile, args, sim):
 
 
 def _close_parts(parts):
-    for name in ("car", "camera", "world", "battery"):
-        part = parts[name]
-        closer = getattr(part, "close", None) or getattr(part, "stop", None)
-        if closer is None:
-            continue
-        try:
-            closer()
-        except Exception as exc:  # noqa: BLE001 - keep closing the rest
-            log.error("closing the %s: %s", name, exc)
+    from ..util.lifecycle import close_parts
+
+    close_parts((name, parts[name]) for name in ("car", "camera", "world", "battery"))
 
 
 def _build_parts(parts, profile, args, sim):

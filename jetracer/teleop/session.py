@@ -38,7 +38,6 @@ class TeleopSession:
         self.period = world.frame_period if world is not None else 1.0 / max(1.0, profile.camera["fps"])
         self.frames = 0
         self.recorded = 0
-        self._pilot_seq = None
         self._battery_state = "ok"
         self._last_status = 0.0
         self._tty = hasattr(self.out, "isatty") and self.out.isatty()
@@ -123,11 +122,8 @@ class TeleopSession:
         next frame: a repeated frame still within the stale limit is skipped (no stall yet); one
         older than that, or none at all, e-stops a pilot that steers (``act_on``)."""
         pilot = self.pilot
-        if frame is not None and frame.seq == self._pilot_seq and pilot.mode != "manual" and \
-                pilot.clock() - frame.timestamp <= pilot.stale_frame_s:
+        if pilot.mode != "manual" and pilot.waiting_for_next_frame(frame):
             return
-        if frame is not None:
-            self._pilot_seq = frame.seq
         try:
             pilot.act_on(frame)
         except Exception as exc:  # noqa: BLE001 - the autopilot failed: the person keeps the car

@@ -60,16 +60,10 @@ class Parts:
                 self.car.throttle = 0.0
             except Exception as exc:  # noqa: BLE001 - car.close() below writes neutral again
                 log.error("neutral on close: %s", exc)
-        telemetry = getattr(self.pilot, "telemetry", None)
-        for name, part in (("telemetry", telemetry), ("camera", self.camera), ("world", self.world),
-                           ("battery", self.battery), ("car", self.car)):
-            closer = getattr(part, "close", None) or getattr(part, "stop", None)
-            if closer is None:
-                continue
-            try:
-                closer()
-            except Exception as exc:  # noqa: BLE001 - keep closing the rest
-                log.error("closing the %s: %s", name, exc)
+        from ..util.lifecycle import close_parts
+
+        close_parts((("telemetry", getattr(self.pilot, "telemetry", None)), ("camera", self.camera),
+                     ("world", self.world), ("battery", self.battery), ("car", self.car)))
 
 
 def assemble(profile, sim, track=None, pilot="auto", telemetry_path=""):
@@ -174,7 +168,6 @@ class WebSession:
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._thread = None
-        self._pilot_seq = None
         self.loop_passes = 0
         self.stop_reason = ""
 
@@ -329,11 +322,8 @@ class WebSession:
     def _pilot_step(self, frame):
         """As the teleop session: a repeated but fresh frame is skipped while the model drives."""
         pilot = self.pilot
-        if frame is not None and frame.seq == self._pilot_seq and pilot.mode in ("steer", "auto") and \
-                pilot.clock() - frame.timestamp <= pilot.stale_frame_s:
+        if pilot.mode in ("steer", "auto") and pilot.waiting_for_next_frame(frame):
             return
-        if frame is not None:
-            self._pilot_seq = frame.seq
         try:
             pilot.act_on(frame)
         except Exception as exc:  # noqa: BLE001 - the autopilot failed: neutral, manual only
