@@ -20,6 +20,7 @@ from pathlib import Path
 
 from ..errors import DataError
 from ..util.atomic import atomic_write_bytes
+from ..util.digest import file_sha256
 from .sidecar import SIDECAR_NAME
 
 __all__ = ["IMAGE_SUFFIXES", "parse_sample_name", "sample_name", "normalise_xy", "denormalise_xy",
@@ -192,16 +193,6 @@ SKIP_REASONS = {
 _NAMED_PER_REASON = 20
 
 
-def _file_digest(path):
-    import hashlib
-
-    digest = hashlib.sha1()
-    with open(str(path), "rb") as f:
-        for block in iter(lambda: f.read(1 << 16), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def check_samples(samples, input_size=None):
     """``(kept, skipped)``: samples fit to train on, and ``[(path, reason), ...]`` for the others.
 
@@ -241,7 +232,7 @@ def check_samples(samples, input_size=None):
         first = {}
         for s in same_size:
             try:
-                digest = _file_digest(s.path)
+                digest = file_sha256(s.path)
             except OSError:
                 continue
             if digest in first:

@@ -10,18 +10,11 @@ import time
 from pathlib import Path
 
 from ..errors import EngineError
+from ..util.digest import file_sha256
 
 __all__ = ["OptimizeResult", "optimize_model", "cached_engine", "ensure_engine", "file_sha256"]
 
 log = logging.getLogger(__name__)
-
-
-def file_sha256(path):
-    h = hashlib.sha256()
-    with open(str(path), "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 class OptimizeResult:
