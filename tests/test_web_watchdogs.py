@@ -345,6 +345,12 @@ def test_sigstop_of_the_web_process_while_a_page_drives_ends_at_neutral(server):
         assert wait_pulse(server.chip, moving, 10.0) is not None, server.output()[-2000:]
         freeze(server, "web process SIGSTOP")
         assert "jetracer guardian (web" in server.output() and "no heartbeat" in server.output()
+        # the woken loop latches its e-stop from the lapse; a Release sent before that latch lands
+        # would be overtaken by it (on a loaded machine the wake-up can take a few tenths of a second)
+        deadline = time.monotonic() + 5.0
+        while "E-STOP: watchdog" not in server.output() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert "E-STOP: watchdog" in server.output(), server.output()[-2000:]
         release(page)
         assert wait_pulse(server.chip, moving, 3.0) is not None, server.output()[-2000:]
         freeze(server, "web process SIGSTOP, second guardian")
