@@ -1,4 +1,4 @@
-"""The shipped fast network (arch `fast`, 96x96, throttle output) drives 3 clean laps of every built-in
+"""The shipped fast network (arch `fast`, 128x128, throttle output) drives 3 clean laps of every built-in
 track through `jetracer drive --sim`, its throttle from the network, the road monitor on."""
 
 import json
@@ -20,7 +20,7 @@ def test_fast_model_is_small_documented_and_has_a_throttle_output():
     assert MODEL.stat().st_size < 2 * 1024 * 1024
     assert "road_following_fast.pth" in (MODEL.parent / "README.md").read_text()
     _, meta = load_model(MODEL)
-    assert meta["arch"] == "fast" and meta["input_size"] == [96, 96] and meta["throttle_output"] is True
+    assert meta["arch"] == "fast" and meta["input_size"] == [128, 128] and meta["throttle_output"] is True
 
 
 @pytest.mark.parametrize("track", Track.builtin_names())
