@@ -92,7 +92,7 @@ class Rig:
 
             clock = {"clock": self.world.clock} if self.world is not None else {}
             self.battery = BatteryMonitor.from_profile(profile, i2c=self.bus, **clock)
-            self._push("battery monitor", self.battery.stop)
+            self._push("battery monitor", self.battery.close)
 
     # -- time ------------------------------------------------------------------------------------
     @property
