@@ -340,14 +340,16 @@ class StatusDisplay:
         if self._thread is not None:
             self._thread.stop()
 
-    def close(self, message=""):
-        """Stop refreshing for good, then blank the screen or leave ``message`` on it. Safe to call
-        twice: only the first call touches the screen, so a later plain ``close()`` keeps the message."""
+    def close(self, message="", keep=False):
+        """Stop refreshing for good, then blank the screen, leave ``message`` on it, or (``keep``)
+        leave the last frame shown (``jetracer display --once``). Safe to call twice: only the first
+        call touches the screen, so a later plain ``close()`` keeps what the first one left."""
         if self.closed:
             return
         self.closed = True
         self.stop()
-        self.clear(message)
+        if not keep:
+            self.clear(message)
 
     def __enter__(self):
         return self

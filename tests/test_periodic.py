@@ -167,3 +167,12 @@ def test_a_callable_period_that_misbehaves_neither_spins_nor_kills_the_worker():
     assert worker.running
     worker.stop()
     assert not worker.running
+
+
+def test_run_in_the_foreground_while_the_thread_runs_is_refused():
+    worker = Periodic("busy", lambda: None, 0.01).start()
+    try:
+        with pytest.raises(RuntimeError):
+            worker.run()
+    finally:
+        worker.stop()

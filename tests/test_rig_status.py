@@ -86,3 +86,17 @@ def test_display_command_refreshes_until_sigterm_and_leaves_its_goodbye(tmp_path
     rig.close()
     assert twin.to_image().tobytes() == goodbye.tobytes() and goodbye.getbbox() is not None
     assert rig.battery.closed
+
+
+def test_display_once_leaves_its_frame_on_the_oled_after_the_rig_closes():
+    import argparse
+
+    from jetracer.commands.display import _show_once
+
+    rig = Rig(load_profile("sim", sim=True), world=False, car=False, camera=False, persistent_bus=False,
+              display=True)
+    twin = rig.bus.device(0x3C)
+    with rig:
+        assert _show_once(rig, argparse.Namespace(snapshot=None, scale=1)) == 0
+        frame = twin.to_image().tobytes()
+    assert twin.lit and twin.to_image().getbbox() is not None and twin.to_image().tobytes() == frame

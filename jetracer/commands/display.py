@@ -53,8 +53,9 @@ def _show_once(rig, args):
 
     display = rig.display
     shown = display.refresh()
+    display.close(keep=True)  # the frame stays on the OLED after the command ends
     if args.snapshot:
-        _write_snapshot(args.snapshot, display, rig.bus if rig.sim else None, args.scale, shown)
+        _write_snapshot(args.snapshot, display, rig.bus, args.scale, shown)  # the bus: the simulated chips' only
     if not shown:
         raise HardwareError(display.last_error or "the OLED did not take the frame")
     if not args.snapshot:

@@ -87,6 +87,8 @@ class Periodic:
     def run(self, stop_event=None):
         """Run the loop in the calling thread until :meth:`stop` (or ``stop_event`` is set)."""
         with self._lock:
+            if self.running:
+                raise RuntimeError("%s already runs in its own thread" % self.name)
             stop = self._stop = stop_event if stop_event is not None else threading.Event()
         self._loop(stop)
 
