@@ -209,7 +209,7 @@ class SimWorld:
             last[0] = now
 
         self._realtime = Periodic("SimWorld-physics", physics, 1.0 / float(rate_hz), what="simulator physics",
-                                  join_timeout_s=2.0, logger=log).start()
+                                  level=logging.ERROR, join_timeout_s=2.0, logger=log).start()
 
     def stop_realtime(self):
         """Back to lockstep: the physics thread stopped and joined."""
