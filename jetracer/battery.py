@@ -19,7 +19,6 @@ Why the numbers are what they are:
 import bisect
 import logging
 import math
-import threading
 import time
 
 import traitlets
@@ -141,8 +140,8 @@ class BatteryMonitor(traitlets.HasTraits):
         self.last_reading = None  #: the newest raw reading: dict(voltage, current, power, overflow, time)
         self._last_time = None
         self._warned = set()
-        self._stop = threading.Event()
-        self._thread = None
+        self.closed = False
+        self._worker = None  # the reading thread's Periodic, made on the first start()
         self._i2c, self.bus_name = resolve_bus(i2c, i2c_bus)
         probe(self._i2c, address, "INA219 battery monitor", self.bus_name)
         self._ina = self._make_driver()
@@ -258,41 +257,30 @@ class BatteryMonitor(traitlets.HasTraits):
 
     # -- background thread -----------------------------------------------------------------------
     def start(self):
-        """Read every ``period_s`` in a daemon thread until :meth:`stop`."""
-        if self._thread is not None and self._thread.is_alive():
-            return self
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="battery-monitor", daemon=True)
-        self._thread.start()
+        """Read every ``period_s`` in a daemon thread until :meth:`stop` (a no-op while it runs)."""
+        if self.closed:
+            raise RuntimeError("the battery monitor at 0x%02x is closed" % self.address)
+        if self._worker is None:
+            from .util.periodic import Periodic
+
+            self._worker = Periodic("battery-monitor", self.update, lambda: self.period_s,
+                                    what="battery monitor at 0x%02x" % self.address, expected=(HardwareError,),
+                                    join_timeout_s=max(2.0, 2 * self.period_s), logger=log)
+        self._worker.start()
         return self
 
-    def _run(self):
-        failing = False
-        while not self._stop.wait(self.period_s):
-            try:
-                self.update()
-                if failing:
-                    log.info("battery monitor at 0x%02x reads again", self.address)
-                failing = False
-            except HardwareError as exc:
-                if not failing:
-                    log.warning("%s (will keep trying)", exc)
-                failing = True
-            except Exception:  # noqa: BLE001 - the monitor must outlive a bad reading
-                if not failing:
-                    log.exception("battery monitor update failed (will keep trying)")
-                failing = True
-
     def stop(self):
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=max(2.0, 2 * self.period_s))
-            self._thread = None
+        """Stop the reading thread (it can be started again)."""
+        if self._worker is not None:
+            self._worker.stop()
 
-    close = stop
+    def close(self):
+        """Stop reading for good (safe to call twice); the last values stay readable."""
+        self.stop()
+        self.closed = True
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        self.stop()
+        self.close()

@@ -11,7 +11,6 @@ with growing back-off (1 s to 30 s), and nothing is raised to the caller.
 """
 
 import logging
-import threading
 import time
 
 from .i2c import DRIVER_LOCK, probe
@@ -90,8 +89,8 @@ class StatusDisplay:
         self._outage_logged = False
         self._font = None
         self._start_time = None
-        self._stop = threading.Event()
-        self._thread = None
+        self.closed = False
+        self._thread = None  # the refresh thread's Periodic, made on the first start()
 
     @classmethod
     def from_profile(cls, profile, i2c=None, **kwargs):
@@ -316,33 +315,41 @@ class StatusDisplay:
             return max(self._next_try - now, 0.05)
         return self.refresh_s
 
+    def _worker(self):
+        from .util.periodic import Periodic
+
+        return Periodic("status-display", self.refresh, self.next_wait, call_first=True, what="status display",
+                        join_timeout_s=5.0, logger=log)
+
     def run(self, stop_event):
-        """Refresh until ``stop_event`` is set (used by :meth:`start` and ``jetracer display``)."""
-        while not stop_event.is_set():
-            try:
-                self.refresh()
-            except Exception:  # noqa: BLE001 - refresh() shouldn't raise; this keeps the loop alive if it does
-                log.exception("status display refresh failed")
-            stop_event.wait(self.next_wait())
+        """Refresh until ``stop_event`` is set, in the calling thread (:meth:`start` runs the same
+        loop in a thread of its own)."""
+        self._worker().run(stop_event)
 
     def start(self):
-        if self._thread is not None and self._thread.is_alive():
-            return self
-        self._stop.clear()
-        self._thread = threading.Thread(target=self.run, args=(self._stop,), name="status-display", daemon=True)
+        """Refresh every ``refresh_s`` in a daemon thread until :meth:`stop` (a no-op while it runs)."""
+        if self.closed:
+            raise RuntimeError("the status display at 0x%02x is closed" % self.address)
+        if self._thread is None:
+            self._thread = self._worker()
         self._thread.start()
         return self
 
     def stop(self):
-        self._stop.set()
+        """Stop refreshing (it can be started again); the screen keeps its last frame."""
         if self._thread is not None:
-            self._thread.join(timeout=5.0)
-            self._thread = None
+            self._thread.stop()
 
-    def close(self, message=""):
-        """Stop refreshing; blank the screen or leave ``message`` on it."""
+    def close(self, message="", keep=False):
+        """Stop refreshing for good, then blank the screen, leave ``message`` on it, or (``keep``)
+        leave the last frame shown (``jetracer display --once``). Safe to call twice: only the first
+        call touches the screen, so a later plain ``close()`` keeps what the first one left."""
+        if self.closed:
+            return
+        self.closed = True
         self.stop()
-        self.clear(message)
+        if not keep:
+            self.clear(message)
 
     def __enter__(self):
         return self

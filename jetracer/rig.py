@@ -43,18 +43,29 @@ class Rig:
     the world's (see :class:`~jetracer.sim.world.SimWorld`). ``car``, ``camera``: build them.
     ``battery``: build the monitor (None: as the profile's ``[battery] enabled`` says).
     ``persistent_bus``: keep the simulated chips' registers in the runtime folder, so ``jetracer
-    stop --sim`` reaches a simulated drive. A part that fails to build closes those already built.
+    stop --sim`` reaches a simulated drive. ``display``: build the OLED status display (on the
+    battery monitor) even when the profile's ``[display]`` is off; in the simulator its twin is
+    fitted if the bus lacks one. ``optional``: names of parts (``"battery"``) whose missing chip is
+    a warning, not an error: the status screen still shows the rest. A part that fails to build
+    closes those already built.
+
+    In the simulator without a world (the status commands), :attr:`pack` is the simulated pack
+    behind the INA219 twin, drained by :meth:`read_battery` for the wall-clock time that passed.
     """
 
     def __init__(self, profile, sim=False, world=True, track=None, seed=0, randomize=None, appearance=None,
-                 car=True, camera=True, battery=None, persistent_bus=True):
+                 car=True, camera=True, battery=None, persistent_bus=True, display=False, optional=()):
         self.profile = profile
         self.sim = wants_sim(profile, sim)
-        self.world = self.bus = self.car = self.camera = self.battery = None
+        self.world = self.bus = self.car = self.camera = self.battery = self.display = self.pack = None
         self.closed = False
+        self._optional = frozenset(optional)
+        self._pack_time = None
         self._stack = contextlib.ExitStack()
         try:
             self._build(world, track, seed, randomize, appearance, car, camera, battery, persistent_bus)
+            if display:
+                self._build_display()
         except BaseException:
             self.close()
             raise
@@ -89,10 +100,46 @@ class Rig:
             battery = bool(profile.battery["enabled"])
         if battery:
             from .battery import BatteryMonitor
+            from .errors import HardwareError
 
             clock = {"clock": self.world.clock} if self.world is not None else {}
-            self.battery = BatteryMonitor.from_profile(profile, i2c=self.bus, **clock)
-            self._push("battery monitor", self.battery.stop)
+            if self.sim and self.world is None:
+                self.pack = self._sim_pack()  # before the monitor: its first reading sees the pack
+            try:
+                self.battery = BatteryMonitor.from_profile(profile, i2c=self.bus, **clock)
+            except HardwareError as exc:
+                if "battery" not in self._optional:
+                    raise
+                log.warning("%s; going on without battery readings", exc)
+            else:
+                self._push("battery monitor", self.battery.close)
+
+    def _sim_pack(self):
+        """The simulated pack behind the INA219 twin on a world-less simulated bus, or None."""
+        b = self.profile.battery
+        try:
+            self.bus.device(b["i2c_address"])
+        except KeyError:
+            return None
+        from .sim.battery import sim_battery_for
+
+        self._pack_time = time.monotonic()
+        return sim_battery_for(self.bus, self.profile)
+
+    def _build_display(self):
+        from .display import StatusDisplay
+
+        d = self.profile.display
+        if self.sim:
+            try:
+                self.bus.device(d["i2c_address"])
+            except KeyError:  # the profile has the display off: fit the twin the user asked to see
+                from .i2c.ssd1306 import SSD1306Twin
+
+                self.bus.attach(SSD1306Twin(d["i2c_address"], width=d["width"], height=d["height"]))
+        self.display = StatusDisplay.from_profile(self.profile, i2c=self.bus, battery=self.battery,
+                                                  camera=self.camera)
+        self._push("status display", self.display.close)
 
     # -- time ------------------------------------------------------------------------------------
     @property
@@ -126,6 +173,19 @@ class Rig:
                 self.battery.update()
             except HardwareError as exc:
                 log.debug("%s", exc)
+
+    def read_battery(self, now=None):
+        """One battery reading now (the ``battery`` and ``display`` commands, which keep no world);
+        in the simulator without a world, the pack behind the twin first drains for the time since
+        the last reading. Returns the state, None without a monitor; a failed read raises the
+        monitor's one-line :class:`~jetracer.errors.HardwareError` (``battery.error`` is set)."""
+        if self.battery is None:
+            return None
+        now = self.battery.clock() if now is None else now
+        if self.pack is not None:
+            self.pack.advance(max(0.0, now - self._pack_time))
+            self._pack_time = now
+        return self.battery.update(now)
 
     def advance(self, seconds):
         """Lockstep: :meth:`step` for ``seconds`` of simulated time (at least one frame)."""

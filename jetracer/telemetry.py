@@ -1,4 +1,9 @@
-"""Per-frame telemetry: stage timings with p50/p99, a rotating JSONL log, a terminal status line."""
+"""Per-frame telemetry: stage timings with p50/p99, a rotating JSONL log, a terminal status line.
+
+Anything else that wants every frame's record (the drive's video recorder, a web page's plot)
+registers a sink with :meth:`Telemetry.add_sink` instead of wrapping ``record``: the pilot then
+calls one method, and a sink can be removed again without unwinding someone else's wrapper.
+"""
 
 import itertools
 import json
@@ -48,7 +53,8 @@ class _OnceReportingHandler(logging.handlers.RotatingFileHandler):
 
 
 class Telemetry:
-    """Collects one record per processed frame; writes JSONL if ``log_path`` is set."""
+    """Collects one record per processed frame; writes JSONL if ``log_path`` is set, and hands
+    each record to the sinks (:meth:`add_sink`) in the order they were added."""
 
     def __init__(self, log_path="", status_period_s=5.0, stream=None, max_bytes=20_000_000, backups=3):
         self.stages = {name: Window() for name in STAGES}
@@ -56,6 +62,7 @@ class Telemetry:
         self.stream = stream if stream is not None else sys.stderr
         self._last_status = time.monotonic()
         self._jsonl = None
+        self._sinks = []
         if log_path:
             from .util.atomic import check_output_file, output_error
 
@@ -77,6 +84,24 @@ class Telemetry:
                 window.add(value)
         if self._jsonl is not None:
             self._jsonl.info(json.dumps(rec, separators=(",", ":")))
+        for sink in tuple(self._sinks):
+            sink(rec)
+
+    def add_sink(self, fn):
+        """Call ``fn(record)`` for every frame's record from now on, after the timings and the log
+        have it; returns ``fn``. A sink that raises stops the frame as the pilot's own code would,
+        so a sink that must not stop the car catches its own errors (the video recorder does)."""
+        if not callable(fn):
+            raise TypeError("a telemetry sink must be callable, got %r" % (fn,))
+        self._sinks.append(fn)
+        return fn
+
+    def remove_sink(self, fn):
+        """Stop calling ``fn`` (a no-op when it is not a sink)."""
+        try:
+            self._sinks.remove(fn)
+        except ValueError:
+            pass
 
     def event(self, kind, **fields):
         """A non-frame event (mode change, fault) in the JSONL log."""
@@ -97,6 +122,8 @@ class Telemetry:
         return {name: window.summary() for name, window in self.stages.items()}
 
     def close(self):
+        """Close the log and drop the sinks (safe to call twice)."""
+        self._sinks = []
         if self._jsonl is not None:
             for handler in list(self._jsonl.handlers):
                 handler.close()

@@ -16,46 +16,39 @@ def add_arguments(parser):
 
 
 def run(args):
-    from ..battery import BatteryMonitor
     from ..errors import HardwareError
-    from .display import is_sim
+    from ..rig import Rig
 
     profile = profile_from_args(args)
-    sim = is_sim(args, profile)
-    bus = pack = None
-    if sim:
-        from ..sim.battery import sim_battery_for
-        from ..sim.devices import make_sim_bus
-
-        bus = make_sim_bus(profile, persistent=False)
-        if profile.battery["i2c_address"] in bus.scan():
-            pack = sim_battery_for(bus, profile)
-    try:
-        monitor = BatteryMonitor.from_profile(profile, i2c=bus)
+    try:  # the monitor alone, on the chips' bus; asked for even when the profile has it off
+        rig = Rig(profile, sim=args.sim, world=False, car=False, camera=False, battery=True, persistent_bus=False)
     except HardwareError as exc:
         if not profile.battery["enabled"]:
             raise HardwareError("%s (battery monitoring is off in profile %s: set [battery] enabled = true)" % (
                 exc, profile.name)) from None
         raise
-    where = "INA219 0x%02x on I2C bus %s" % (monitor.address, monitor.bus_name)
-    print("%s  [%s]" % (monitor.describe(), where), flush=True)
-    if not args.watch:
-        return 0
+    with rig:
+        monitor = rig.battery
+        where = "INA219 0x%02x on I2C bus %s" % (monitor.address, monitor.bus_name)
+        print("%s  [%s]" % (monitor.describe(), where), flush=True)
+        if args.watch:
+            _watch(rig, args.interval, args.count)
+    return 0
+
+
+def _watch(rig, interval, count):
+    """A line every ``interval`` seconds, ``count`` lines in all (the first is printed already)."""
+    from ..errors import HardwareError
+
     lines = 1
-    last = time.monotonic()
     try:
-        while not args.count or lines < args.count:
-            time.sleep(args.interval)
-            now = time.monotonic()
-            if pack is not None:
-                pack.advance(now - last)
-            last = now
+        while not count or lines < count:
+            time.sleep(interval)
             try:
-                monitor.update(now)
-                print(monitor.describe(), flush=True)
+                rig.read_battery()
+                print(rig.battery.describe(), flush=True)
             except HardwareError as exc:
                 print("error: %s" % exc, flush=True)
             lines += 1
     except KeyboardInterrupt:
         pass
-    return 0

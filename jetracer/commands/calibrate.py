@@ -92,21 +92,17 @@ class Wizard:
 
 
 def run(args):
-    from ..profile import make_car, save_profile_values
+    from ..profile import save_profile_values
+    from ..rig import Rig
     from ..safety import install_signal_handlers
 
     install_signal_handlers()
     profile = profile_from_args(args)
-    bus = None
-    if args.sim or profile.camera["type"] == "sim":
-        from ..sim.devices import make_sim_bus
-
-        bus = make_sim_bus(profile)
-    with make_car(profile, i2c=bus) as car:
+    with Rig(profile, sim=args.sim, world=False, camera=False, battery=False) as rig:  # neutral on every way out
         print("Calibrating %s (%s). Put the car on a stand, wheels off the ground. q quits." % (
             profile.name, profile.path))
         try:
-            values = Wizard(car, ask=_ask).run()
+            values = Wizard(rig.car, ask=_ask).run()
         except (_Quit, EOFError):
             print("quit: profile unchanged")
             return 1

@@ -8,7 +8,6 @@ glass with ``--sim``, the frame that was sent on a car).
 
 import logging
 import signal
-import threading
 
 from ._common import add_profile_argument, add_sim_argument, number_in, profile_from_args
 
@@ -25,85 +24,71 @@ def add_arguments(parser):
     parser.add_argument("--once", action="store_true", help="draw one frame and exit")
 
 
-def is_sim(args, profile):
-    return bool(args.sim or profile.camera["type"] == "sim")
-
-
-def open_status_hardware(profile, sim):
-    """(bus or None, battery monitor or None, sim pack or None) for the display/battery commands."""
-    from ..battery import BatteryMonitor
-    from ..errors import HardwareError
-
-    bus = pack = None
-    if sim:
-        from ..sim.battery import sim_battery_for
-        from ..sim.devices import make_sim_bus
-
-        bus = make_sim_bus(profile, persistent=False)
-        if profile.battery["enabled"]:
-            pack = sim_battery_for(bus, profile)
-    battery = None
-    if profile.battery["enabled"]:
-        try:
-            battery = BatteryMonitor.from_profile(profile, i2c=bus)
-        except HardwareError as exc:
-            log.warning("%s; showing no battery", exc)
-    return bus, battery, pack
-
-
 def run(args):
-    from ..display import StatusDisplay
-    from ..errors import HardwareError
+    from ..rig import Rig
 
     if args.snapshot:  # a wrong path fails before the display is touched
         from ..util.atomic import check_output_file
 
         check_output_file(args.snapshot, "--snapshot")
     profile = profile_from_args(args)
-    sim = is_sim(args, profile)
     if not profile.display["enabled"] and not (args.once or args.snapshot):
         print("the display is off in profile %s ([display] enabled = false); nothing to do" % profile.name)
         return 0
-    bus, battery, pack = open_status_hardware(profile, sim)
-    once = bool(args.once or args.snapshot)
-    display = StatusDisplay.from_profile(profile, i2c=bus, battery=battery,
-                                         outage_log_level=logging.DEBUG if once else logging.WARNING)
-    display.web_login = _web_login(profile)
-    if sim and not profile.display["enabled"]:
-        from ..i2c.ssd1306 import SSD1306Twin
+    # the OLED and (as the profile says; a missing chip is a warning) the battery monitor, on the chips' bus
+    with Rig(profile, sim=args.sim, world=False, car=False, camera=False, persistent_bus=False, display=True,
+             optional=("battery",)) as rig:
+        once = bool(args.once or args.snapshot)
+        display = rig.display
+        display.outage_log_level = logging.DEBUG if once else logging.WARNING
+        display.web_login = _web_login(profile)
+        if once:
+            return _show_once(rig, args)
+        _show_until_stopped(rig)
+    return 0
 
-        bus.attach(SSD1306Twin(profile.display["i2c_address"], width=display.width, height=display.height))
-    if once:
-        shown = display.refresh()
-        if args.snapshot:
-            _write_snapshot(args.snapshot, display, bus if sim else None, args.scale, shown)
-        if not shown:
-            raise HardwareError(display.last_error or "the OLED did not take the frame")
-        if not args.snapshot:
-            print("status shown on the OLED at 0x%02x" % display.address)
-        return 0
-    stop = threading.Event()
-    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    last = display.clock()
+
+def _show_once(rig, args):
+    from ..errors import HardwareError
+
+    display = rig.display
+    shown = display.refresh()
+    display.close(keep=True)  # the frame stays on the OLED after the command ends
+    if args.snapshot:
+        _write_snapshot(args.snapshot, display, rig.bus, args.scale, shown)  # the bus: the simulated chips' only
+    if not shown:
+        raise HardwareError(display.last_error or "the OLED did not take the frame")
+    if not args.snapshot:
+        print("status shown on the OLED at 0x%02x" % display.address)
+    return 0
+
+
+def _show_until_stopped(rig):
+    """Battery reading and a frame every refresh (longer while the OLED is missing), in this
+    thread, until SIGTERM (systemd stopping the unit) or Ctrl-C; then a goodbye on the screen."""
+    from ..errors import HardwareError
+    from ..util.periodic import Periodic
+
+    display = rig.display
+
+    def refresh():
+        now = display.clock()
+        try:
+            rig.read_battery(now)
+        except HardwareError as exc:
+            log.debug("%s", exc)
+        display.refresh(now)
+
+    worker = Periodic("status-display", refresh, display.next_wait, call_first=True, what="status display",
+                      logger=log)
+    previous = signal.signal(signal.SIGTERM, lambda *_: worker.stop())
     try:
-        while not stop.is_set():
-            now = display.clock()
-            if pack is not None:
-                pack.advance(now - last)
-            last = now
-            if battery is not None:
-                try:
-                    battery.update(now)
-                except HardwareError as exc:
-                    log.debug("%s", exc)
-            display.refresh(now)
-            stop.wait(display.next_wait())
+        worker.run()
     except KeyboardInterrupt:
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)
         display.close(message="jetracer display off")
-    return 0
 
 
 def _web_login(profile):

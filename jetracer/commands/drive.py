@@ -179,7 +179,7 @@ class DriveSession:
                                    battery=self.battery, clock=clock, mode=args.mode)
         self.pilot = pilot
         if self.recorder is not None:
-            pilot.telemetry.record = _tee(pilot.telemetry.record, self._record_video)
+            pilot.telemetry.add_sink(self._record_video)
         should_stop = self._stop_condition()
         lockstep = self.world is not None and not args.realtime
         if lockstep:  # the simulated car waits for the loop: only a hang is a fault, not a slow frame

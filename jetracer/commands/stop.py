@@ -65,24 +65,16 @@ def stop_running_drive(paths, grace_s=GRACE_S):
 
 
 def run(args):
-    from ..profile import make_car
+    from ..rig import Rig, wants_sim
     from ..runlock import lock_paths
 
     profile = profile_from_args(args)
-    sim = bool(args.sim or profile.camera["type"] == "sim")
-    said = stop_running_drive(lock_paths(profile, sim=sim))
+    said = stop_running_drive(lock_paths(profile, sim=wants_sim(profile, args.sim)))
     if said:
         print(said)
-    bus = None
-    if sim:
-        from ..sim.devices import make_sim_bus
-
-        bus = make_sim_bus(profile)
-    car = make_car(profile, i2c=bus)  # construction writes neutral
-    try:
-        pulses = car.pulse_widths_us()
-    finally:
-        car.close()
+    # the car alone, on the chips' bus (the simulated one keeps a drive's registers); building it writes neutral
+    with Rig(profile, sim=args.sim, world=False, camera=False, battery=False) as rig:
+        pulses = rig.car.pulse_widths_us()
     print("neutral written: steering centred, throttle stopped (%s; read back: %s)" % (
         profile.name, ", ".join("%s %s" % (k, v) for k, v in sorted(pulses.items()))))
     return 0

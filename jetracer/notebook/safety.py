@@ -140,8 +140,8 @@ class Heartbeat:
         self.paused = False
         self._started = clock()
         self._last = None
-        self._stop = threading.Event()
-        self._thread = None
+        self.closed = False
+        self._thread = None  # the timer's Periodic, made on the first start()
         self.ping = ipywidgets.IntText(value=0, description="ping")
         self.echo = ipywidgets.IntText(value=0, description="echo")
         self.link = ipywidgets.jsdlink((self.ping, "value"), (self.echo, "value"))
@@ -194,25 +194,29 @@ class Heartbeat:
         self.paused = False
 
     def start(self):
+        """Ping the page and check for echoes every ``period_s``, in a daemon thread."""
+        if self.closed:
+            raise RuntimeError("the heartbeat is closed")
         if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="notebook-heartbeat", daemon=True)
-            self._thread.start()
+            from ..util.periodic import Periodic
+
+            self._thread = Periodic("notebook-heartbeat", self._tick, self.period_s, what="heartbeat check",
+                                    level=logging.ERROR, logger=log)
+        self._thread.start()
         return self
 
-    def _run(self):
-        while not self._stop.wait(self.period_s):
-            try:
-                self.ping.value = (self.ping.value + 1) % (2 ** 30)
-                self.check()
-            except Exception as exc:  # noqa: BLE001 - the watchdog keeps watching
-                log.error("heartbeat check failed: %s", exc)
+    def _tick(self):
+        self.ping.value = (self.ping.value + 1) % (2 ** 30)
+        self.check()
 
     def close(self):
-        self._stop.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=2.0)
-        self._thread = None
+        """Stop pinging (also from the heartbeat's own thread, when a lapse closes the session) and
+        release the widgets. Safe to call twice."""
+        if self._thread is not None:
+            self._thread.stop()
+        if self.closed:
+            return
+        self.closed = True
         self.echo.unobserve(self._on_echo, names=["value"])
         for w in (self.link, self.ping, self.echo):
             try:

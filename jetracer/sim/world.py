@@ -78,8 +78,8 @@ class SimWorld:
         self.episode = 0
         self._drive = 0.0
         self._camera = None
-        self._rt_thread = None
-        self._rt_stop = threading.Event()
+        self._realtime = None  # the physics thread's Periodic while running in real time
+        self.closed = False
         self.reset()
 
     # -- set-up ----------------------------------------------------------------------------------
@@ -194,30 +194,32 @@ class SimWorld:
     # -- real time -------------------------------------------------------------------------------
     def start_realtime(self, rate_hz=200.0):
         """Step the physics from the wall clock in a background thread (idempotent)."""
-        if self._rt_thread is not None and self._rt_thread.is_alive():
+        if self.closed:
+            raise RuntimeError("the simulated world is closed")
+        if self.realtime_running:
             return
-        self._rt_stop.clear()
-        self._rt_thread = threading.Thread(target=self._realtime_loop, args=(1.0 / rate_hz,),
-                                           name="SimWorld-physics", daemon=True)
-        self._rt_thread.start()
+        from ..util.periodic import Periodic
+
+        last = [time.monotonic()]
+
+        def physics():
+            now = time.monotonic()
+            # a stall (debugger, overloaded machine) is not allowed to teleport the car
+            self.step(min(now - last[0], 0.1))
+            last[0] = now
+
+        self._realtime = Periodic("SimWorld-physics", physics, 1.0 / float(rate_hz), what="simulator physics",
+                                  level=logging.ERROR, join_timeout_s=2.0, logger=log).start()
 
     def stop_realtime(self):
-        self._rt_stop.set()
-        if self._rt_thread is not None:
-            self._rt_thread.join(timeout=2.0)
-        self._rt_thread = None
+        """Back to lockstep: the physics thread stopped and joined."""
+        if self._realtime is not None:
+            self._realtime.stop()
+        self._realtime = None
 
     @property
     def realtime_running(self):
-        return self._rt_thread is not None and self._rt_thread.is_alive()
-
-    def _realtime_loop(self, period):
-        last = time.monotonic()
-        while not self._rt_stop.wait(period):
-            now = time.monotonic()
-            # a stall (debugger, overloaded machine) is not allowed to teleport the car
-            self.step(min(now - last, 0.1))
-            last = now
+        return self._realtime is not None and self._realtime.running
 
     @contextlib.contextmanager
     def realtime(self, camera=True, rate_hz=200.0):
@@ -235,7 +237,11 @@ class SimWorld:
                 self.stop_realtime()
 
     def close(self):
+        """Stop the physics thread first, then close the camera. Safe to call twice."""
         self.stop_realtime()
+        if self.closed:
+            return
+        self.closed = True
         if self._camera is not None:
             self._camera.close()
 
