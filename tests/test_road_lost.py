@@ -101,6 +101,8 @@ def drive_from(track, pose=None, appearance=None, max_frames=STOP_WITHIN + 20, l
             pilot = Pilot.from_profile(profile, car, world.camera, engine=load_engine(MODEL, backend="torch"),
                                        clock=world.clock, mode="auto")
             assert pilot.road_monitor is not None  # on by default in the profile
+            # lockstep: the simulated car waits for the loop, so only a hang is a fault (as `jetracer drive`)
+            pilot.watchdog_s = max(pilot.watchdog_s, profile.sim["lockstep_watchdog_s"])
 
             def should_stop():
                 if laps is not None and world.metrics.laps_completed >= laps:
