@@ -114,13 +114,14 @@ class Rig:
             self.camera = make_camera(self.profile)
         self._push("camera", self.camera.close)
 
-    def open_camera(self):
+    def open_camera(self, start=True):
         """The camera, built now when the rig was made without it, and capturing: started on the
         car (a CSI camera takes seconds), nothing to start in lockstep, where a read renders the
-        frame. For a command that needs a camera only once the person asks for one (teleop)."""
+        frame. For a command that needs a camera only once the person asks for one (teleop).
+        ``start=False``: only built (a ``read()`` then captures one frame synchronously)."""
         if self.camera is None:
             self._make_camera()
-        if not self.lockstep and not self.camera.running:
+        if start and not self.lockstep and not self.camera.running:
             self.camera.start()
         return self.camera
 
