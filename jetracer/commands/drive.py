@@ -55,6 +55,18 @@ class DriveOptions:
                 raise TypeError("DriveOptions has no option %r" % name)
             setattr(self, name, value)
 
+    def check(self, profile):
+        """Refuse, before anything is built, what only the simulator can do (UsageError, exit 2)."""
+        from ..errors import UsageError
+        from ..rig import wants_sim
+
+        if wants_sim(profile, self.sim):
+            return
+        if self.pilot in ("expert", "racer"):
+            raise UsageError("--pilot %s drives from the simulator's ground truth: add --sim" % self.pilot)
+        if self.laps is not None:
+            raise UsageError("--laps needs the simulator's lap counter: add --sim, or use --duration")
+
     @classmethod
     def from_args(cls, args):
         """The options of a parsed ``jetracer drive`` command line."""
@@ -98,25 +110,21 @@ def add_arguments(parser):
 
 def run(args):
     """The command: checks, the car's lock, a :class:`DriveSession`, the report, the exit status."""
-    from ..errors import UsageError
     from ..rig import wants_sim
     from ..safety import install_signal_handlers
     from ..util.atomic import check_output_file
 
     install_signal_handlers()
     profile = profile_from_args(args)
-    sim = wants_sim(profile, args.sim)
-    if args.pilot in ("expert", "racer") and not sim:
-        raise UsageError("--pilot %s drives from the simulator's ground truth: add --sim" % args.pilot)
-    if args.laps is not None and not sim:
-        raise UsageError("--laps needs the simulator's lap counter: add --sim, or use --duration")
+    options = DriveOptions.from_args(args)
+    options.check(profile)
     if args.metrics_json:  # a wrong path fails now, not after the drive
         check_output_file(args.metrics_json, "--metrics-json")
     if args.throttle is not None:
         profile.pilot["throttle"] = args.throttle
-    lock = _lock_the_car(profile, sim)
+    lock = _lock_the_car(profile, wants_sim(profile, options.sim))
     try:
-        session = DriveSession(profile, DriveOptions.from_args(args))
+        session = DriveSession(profile, options)
         try:
             metrics = session.drive()
         finally:
@@ -155,6 +163,7 @@ class DriveSession:
         self.pilot = None
         self.video_error = self.late_error = None
         opts = self.options
+        opts.check(profile)
         self.pilot_name = opts.pilot if opts.pilot in ("expert", "racer") else None
         try:
             self.rig = Rig(profile, sim=opts.sim, track=opts.track, seed=opts.seed, randomize=opts.randomize or None,
@@ -185,11 +194,7 @@ class DriveSession:
         opts, profile = self.options, self.profile
         self.engine = self.policy = None
         if opts.pilot in ("expert", "racer"):
-            self.policy = self.rig.ground_truth_policy(opts.pilot)
-            if self.policy is None:
-                from ..errors import UsageError
-
-                raise UsageError("--pilot %s drives from the simulator's ground truth: add --sim" % opts.pilot)
+            self.policy = self.rig.ground_truth_policy(opts.pilot)  # the simulator's: check() made sure
         else:
             from ..engine import cached_engine, load_engine
 
