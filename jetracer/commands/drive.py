@@ -179,16 +179,9 @@ class DriveSession:
         return self.rig.world
 
     @property
-    def car(self):
-        return self.rig.car
-
-    @property
     def camera(self):
+        """The camera the video is recorded from."""
         return self.rig.camera
-
-    @property
-    def battery(self):
-        return self.rig.battery
 
     def _build(self):
         opts, profile = self.options, self.profile

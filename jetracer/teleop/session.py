@@ -182,9 +182,9 @@ class TeleopSession:
             return
         self._last_status = now
         line = self.teleop.status_line()
-        sim = self.rig.sim_metrics()
-        if sim:
-            line += " | sim %.1f s, %.1f m, laps %d" % (sim["sim_time_s"], sim["distance_m"], sim["laps_completed"])
+        lap = self.rig.sim_metrics()  # empty on the car
+        if lap:
+            line += " | sim %.1f s, %.1f m, laps %d" % (lap["sim_time_s"], lap["distance_m"], lap["laps_completed"])
         if self.recorder is not None:
             line += " | rec %d" % self.recorder.count
         if self._tty:
@@ -196,8 +196,8 @@ class TeleopSession:
     def summary(self):
         info = {"frames": self.frames, "recorded": self.recorded + (self.recorder.count if self.recorder else 0),
                 "final_pwm_us": self.car.pulse_widths_us() if hasattr(self.car, "pulse_widths_us") else None}
-        sim = self.rig.sim_metrics()
-        info.update({k: sim[k] for k in ("distance_m", "laps_completed") if k in sim})
+        lap = self.rig.sim_metrics()  # empty on the car
+        info.update({k: lap[k] for k in ("distance_m", "laps_completed") if k in lap})
         return info
 
     def close(self):
