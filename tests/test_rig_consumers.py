@@ -54,6 +54,16 @@ def test_drive_options_are_the_command_lines_defaults_and_refuse_unknown_names()
         DriveOptions(lapz=3)
 
 
+@pytest.mark.parametrize("name, value", [("laps", float("nan")), ("laps", 0), ("laps", True), ("laps", 2.5),
+                                         ("duration", float("inf")), ("duration", -1.0), ("max_seconds", "soon"),
+                                         ("seed", -1)])
+def test_drive_options_from_a_script_are_held_to_the_command_lines_bounds(name, value):
+    # a NaN lap count would never be reached: the drive would only end at the time cap, or never
+    with pytest.raises(UsageError, match=name):
+        DriveOptions(**{name: value})
+    assert DriveOptions(laps=2, duration=1.5, seed=7).duration == 1.5
+
+
 @pytest.mark.parametrize("options, words", [(dict(pilot="expert"), "--pilot expert"),
                                             (dict(pilot="racer"), "--pilot racer"),
                                             (dict(laps=2, engine="m.pth"), "--laps")])

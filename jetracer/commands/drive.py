@@ -27,6 +27,10 @@ NORMAL_REASONS = ("laps", "duration", "signal", "requested")
 ERROR_REASON = "error"  # an exception nobody foresaw: the car is at neutral, metrics say what
 
 
+#: argparse types of the numeric flags, also checking the values a script gives DriveOptions
+_NUMBERS = {"laps": number_in(int, 1, MAX_LAPS), "duration": duration_s, "max_seconds": duration_s, "seed": seed_int}
+
+
 class DriveOptions:
     """What a drive is asked to do besides the profile: ``jetracer drive``'s flags, as plain
     attributes, so a notebook or a script can drive a :class:`DriveSession` without argparse.
@@ -50,9 +54,19 @@ class DriveOptions:
     appearance = None
 
     def __init__(self, **options):
+        import argparse
+
+        from ..errors import UsageError
+
         for name, value in options.items():
             if not hasattr(DriveOptions, name) or name.startswith("_"):
                 raise TypeError("DriveOptions has no option %r" % name)
+            parse = _NUMBERS.get(name)
+            if parse is not None and value is not None:  # the command line's bounds: NaN would never stop
+                try:
+                    value = parse(str(value))
+                except argparse.ArgumentTypeError as exc:
+                    raise UsageError("%s: %s" % (name, exc)) from None
             setattr(self, name, value)
 
     def check(self, profile):
@@ -84,11 +98,11 @@ def add_arguments(parser):
                      help="expert: the simulator's ground-truth driver, speed capped; racer: ground truth at "
                           "the tyres' grip limit (both need --sim)")
     until = parser.add_mutually_exclusive_group()
-    until.add_argument("--laps", type=number_in(int, 1, MAX_LAPS), metavar="N", help="stop after N laps (simulator)")
-    until.add_argument("--duration", type=duration_s, metavar="S", help="stop after S seconds")
+    until.add_argument("--laps", type=_NUMBERS["laps"], metavar="N", help="stop after N laps (simulator)")
+    until.add_argument("--duration", type=_NUMBERS["duration"], metavar="S", help="stop after S seconds")
     parser.add_argument("--metrics-json", metavar="F", help="write run metrics (laps, cross-track error, latency...)")
     parser.add_argument("--video", metavar="F", help="record the camera view with the prediction (.mp4 or .gif)")
-    parser.add_argument("--seed", type=seed_int, default=DriveOptions.seed,
+    parser.add_argument("--seed", type=_NUMBERS["seed"], default=DriveOptions.seed,
                         help="simulator seed (start pose jitter, randomisation)")
     parser.add_argument("--realtime", action="store_true", help="simulator in real time instead of lockstep")
     parser.add_argument("--mode", choices=["stopped", "manual", "steer", "auto"],
@@ -104,7 +118,7 @@ def add_arguments(parser):
     parser.add_argument("--randomize", action="store_true", help="simulator domain randomisation")
     parser.add_argument("--appearance", metavar="NAME", default=None,
                         help="simulator: render a held-out room (%s)" % ", ".join(_held_out_names()))
-    parser.add_argument("--max-seconds", type=duration_s, default=None,
+    parser.add_argument("--max-seconds", type=_NUMBERS["max_seconds"], default=None,
                         help="safety cap on simulated time for --laps runs (default 120 s per lap)")
 
 
