@@ -17,6 +17,14 @@ pilot and the battery monitor must share.
 :meth:`Rig.close` puts the car at neutral first and then closes every part in the reverse order of
 building (an :class:`contextlib.ExitStack`), logging a part that fails to close so the rest still
 close. Parts a caller adds with :meth:`Rig.add` (a guardian, a recorder) close before the rig's own.
+
+What ``close()`` means, for every part (the car, a camera, the battery monitor, the status display,
+the simulated world, the notebook heartbeat, and the rig that holds them): it stops first (the car
+writes neutral; a part's background thread, a :class:`~jetracer.util.periodic.Periodic`, is stopped
+and joined), then releases what it holds; it is safe to call twice, from any thread (a screen's
+goodbye message survives the rig closing the display again); and it is final: a closed part's
+``start()`` raises instead of quietly running again. ``stop()``, where a part has one, is the pause
+that ``start()`` undoes.
 """
 
 import contextlib
@@ -55,13 +63,8 @@ class Rig:
 
     def __init__(self, profile, sim=False, world=True, track=None, seed=0, randomize=None, appearance=None,
                  car=True, camera=True, battery=None, persistent_bus=True, display=False, optional=()):
-        self.profile = profile
-        self.sim = wants_sim(profile, sim)
-        self.world = self.bus = self.car = self.camera = self.battery = self.display = self.pack = None
-        self.closed = False
+        self._empty(profile, wants_sim(profile, sim))
         self._optional = frozenset(optional)
-        self._pack_time = None
-        self._stack = contextlib.ExitStack()
         try:
             self._build(world, track, seed, randomize, appearance, car, camera, battery, persistent_bus)
             if display:
@@ -69,6 +72,29 @@ class Rig:
         except BaseException:
             self.close()
             raise
+
+    def _empty(self, profile, sim):
+        self.profile = profile
+        self.sim = sim
+        self.world = self.bus = self.car = self.camera = self.battery = self.display = self.pack = None
+        self.closed = False
+        self._optional = frozenset()
+        self._pack_time = None
+        self._stack = contextlib.ExitStack()
+
+    @classmethod
+    def around(cls, profile, car=None, camera=None, battery=None):
+        """A rig over parts built elsewhere (a test's car on its own bus, a stand-in camera): nothing
+        is built, and what is given closes with the rig as if it had built it. Time is the car's."""
+        rig = cls.__new__(cls)
+        rig._empty(profile, False)
+        rig.car, rig.camera, rig.battery = car, camera, battery
+        for name, part, closer in (("car", car, "close"), ("camera", camera, "close"),
+                                   ("battery monitor", battery, "close")):
+            fn = getattr(part, closer, None)
+            if fn is not None:
+                rig._push(name, fn)
+        return rig
 
     def _build(self, world, track, seed, randomize, appearance, car, camera, battery, persistent_bus):
         profile = self.profile
@@ -89,13 +115,7 @@ class Rig:
             self.car = make_car(profile, i2c=self.bus)
             self._push("car", self.car.close)
         if camera:
-            if self.world is not None:
-                self.camera = self.world.camera
-            else:
-                from .camera import make_camera
-
-                self.camera = make_camera(profile)
-            self._push("camera", self.camera.close)
+            self._make_camera()
         if battery is None:
             battery = bool(profile.battery["enabled"])
         if battery:
@@ -140,6 +160,39 @@ class Rig:
         self.display = StatusDisplay.from_profile(self.profile, i2c=self.bus, battery=self.battery,
                                                   camera=self.camera)
         self._push("status display", self.display.close)
+
+    def _make_camera(self):
+        if self.world is not None:
+            self.camera = self.world.camera
+        else:
+            from .camera import make_camera
+
+            self.camera = make_camera(self.profile)
+        self._push("camera", self.camera.close)
+
+    def open_camera(self, start=True):
+        """The camera, built now when the rig was made without it, and capturing: started on the
+        car (a CSI camera takes seconds), nothing to start in lockstep, where a read renders the
+        frame. For a command that needs a camera only once the person asks for one (teleop).
+        ``start=False``: only built (a ``read()`` then captures one frame synchronously)."""
+        if self.camera is None:
+            self._make_camera()
+        if start and not self.lockstep and not self.camera.running:
+            self.camera.start()
+        return self.camera
+
+    def ground_truth_policy(self, kind="expert"):
+        """The simulator's driver that steers from the world's ground truth, as a policy of a frame
+        (``expert``: pure pursuit, speed capped; ``racer``: at the tyres' grip limit); None on the
+        car, which has no ground truth to drive from."""
+        if self.world is None:
+            return None
+        if kind == "racer":
+            from .sim.racer import RacerDriver as Driver
+        else:
+            from .sim.expert import ExpertDriver as Driver
+        driver = Driver(self.world)
+        return lambda frame: driver.command()
 
     # -- time ------------------------------------------------------------------------------------
     @property
@@ -188,9 +241,12 @@ class Rig:
         return self.battery.update(now)
 
     def advance(self, seconds):
-        """Lockstep: :meth:`step` for ``seconds`` of simulated time (at least one frame)."""
+        """Lockstep: :meth:`step` for ``seconds`` of simulated time (at least one frame); nothing on
+        the car. Refused while the simulator runs in real time (its own thread moves the world)."""
         if self.world is None:
             return
+        if self.world.realtime_running:
+            raise RuntimeError("the simulator runs in real time; stop_realtime() before advance()")
         for _ in range(max(1, int(round(seconds / self.world.frame_period)))):
             self.step()
 
@@ -204,6 +260,26 @@ class Rig:
         if self.camera is not None and not self.camera.running:
             self.camera.start()
         return self
+
+    def start_monitors(self):
+        """Start the battery monitor's own thread, unless the rig is in lockstep (where
+        :meth:`step` reads it on the virtual clock). For loops that pace themselves (teleop)."""
+        if self.battery is not None and not self.lockstep:
+            self.battery.start()  # a no-op while its thread runs
+
+    def newest_frame(self, camera=None):
+        """The frame a loop acts on now: rendered at this instant in lockstep (time stands still
+        until :meth:`step`), else the newest the capture thread delivered (None before the first)."""
+        camera = self.camera if camera is None else camera
+        return camera.read_frame() if self.lockstep else camera.latest()
+
+    def to_lockstep(self):
+        """Back to lockstep if this rig has it (the simulator: threads stopped, as
+        :meth:`stop_realtime`); returns :attr:`lockstep`. The car's time always runs: nothing is
+        stopped there (its camera keeps capturing) and this returns False."""
+        if self.world is not None:
+            self.stop_realtime()
+        return self.lockstep
 
     def stop_realtime(self):
         """Back to lockstep in the simulator (threads stopped); on the car, stop capturing."""
@@ -223,6 +299,11 @@ class Rig:
         metrics["sim_time_s"] = round(self.world.time, 3)
         return metrics
 
+    def sim_state(self):
+        """The simulated car's state (time, ``s`` along the track, speed, ``cte``, ``off_track``;
+        see :meth:`~jetracer.sim.world.SimWorld.state`); empty on the car."""
+        return self.world.state() if self.world is not None else {}
+
     def pulse_widths_us(self):
         """The pulses on the car's chip, read back (None when there is no car or the bus fails)."""
         if self.car is None:
@@ -239,7 +320,8 @@ class Rig:
                  "the simulated chips" if self.sim else "the car (profile %s)" % self.profile.name)
         parts = [type(self.car).__name__] if self.car is not None else []
         if self.camera is not None:
-            parts.append("%s %dx%d" % (type(self.camera).__name__, self.camera.width, self.camera.height))
+            parts.append("%s %sx%s" % (type(self.camera).__name__, getattr(self.camera, "width", "?"),
+                                       getattr(self.camera, "height", "?")))
         return "%s on %s" % (", ".join(parts) or "nothing", where)
 
     # -- closing ---------------------------------------------------------------------------------

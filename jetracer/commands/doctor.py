@@ -15,30 +15,23 @@ def add_arguments(parser):
 
 def run(args):
     from ..doctor import exit_code, format_report, report_json, run_checks
+    from ..rig import Rig
 
     profile = profile_from_args(args)
-    sim = args.sim or profile.camera["type"] == "sim"
-    sim_bus = world = None
-    if sim:
-        from ..sim.devices import make_sim_bus
-
-        sim_bus = make_sim_bus(profile)
-    grab = None
-    if args.grab:
-        from ..camera import make_camera
-
-        if profile.camera["type"] == "sim":
-            from ..sim.world import SimWorld
-
-            world = SimWorld(profile)  # built before the timing starts: the grab times the camera alone
-
-        def grab():
-            return make_camera(profile, world=world)
-
-    try:
-        checks = run_checks(profile, sim_bus=sim_bus, grab=grab)
-    finally:
-        if world is not None:
-            world.close()
+    # the chips to read: the simulated ones with --sim (the rig's bus; None on the car, whose bus
+    # the checks open themselves); nothing is built that could write to them
+    with Rig(profile, sim=args.sim, world=False, car=False, camera=False, battery=False) as chips:
+        grab = None
+        camera = None
+        if args.grab:
+            # the camera the profile names (--sim stands in for the chips, not for a camera the car
+            # has); its simulator is built before the timing starts: the grab times the camera alone
+            camera = Rig(profile, car=False, camera=False, battery=False, persistent_bus=False)
+            grab = lambda: camera.open_camera(start=False)  # noqa: E731
+        try:
+            checks = run_checks(profile, sim_bus=chips.bus, grab=grab)
+        finally:
+            if camera is not None:
+                camera.close()
     print(report_json(checks) if args.json else format_report(checks))
     return exit_code(checks)

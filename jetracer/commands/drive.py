@@ -27,21 +27,83 @@ NORMAL_REASONS = ("laps", "duration", "signal", "requested")
 ERROR_REASON = "error"  # an exception nobody foresaw: the car is at neutral, metrics say what
 
 
+#: argparse types of the numeric flags, also checking the values a script gives DriveOptions
+_NUMBERS = {"laps": number_in(int, 1, MAX_LAPS), "duration": duration_s, "max_seconds": duration_s, "seed": seed_int}
+
+
+class DriveOptions:
+    """What a drive is asked to do besides the profile: ``jetracer drive``'s flags, as plain
+    attributes, so a notebook or a script can drive a :class:`DriveSession` without argparse.
+    The class attributes are the defaults (the command line's too); see ``jetracer drive --help``."""
+
+    sim = False
+    track = None
+    engine = None
+    pilot = "model"
+    laps = None
+    duration = None
+    max_seconds = None
+    video = None
+    seed = 0
+    realtime = False
+    mode = None
+    backend = None
+    precision = "auto"
+    engine_cache = None
+    randomize = False
+    appearance = None
+
+    def __init__(self, **options):
+        import argparse
+
+        from ..errors import UsageError
+
+        for name, value in options.items():
+            if not hasattr(DriveOptions, name) or name.startswith("_"):
+                raise TypeError("DriveOptions has no option %r" % name)
+            parse = _NUMBERS.get(name)
+            if parse is not None and value is not None:  # the command line's bounds: NaN would never stop
+                try:
+                    value = parse(str(value))
+                except argparse.ArgumentTypeError as exc:
+                    raise UsageError("%s: %s" % (name, exc)) from None
+            setattr(self, name, value)
+
+    def check(self, profile):
+        """Refuse, before anything is built, what only the simulator can do (UsageError, exit 2)."""
+        from ..errors import UsageError
+        from ..rig import wants_sim
+
+        if wants_sim(profile, self.sim):
+            return
+        if self.pilot in ("expert", "racer"):
+            raise UsageError("--pilot %s drives from the simulator's ground truth: add --sim" % self.pilot)
+        if self.laps is not None:
+            raise UsageError("--laps needs the simulator's lap counter: add --sim, or use --duration")
+
+    @classmethod
+    def from_args(cls, args):
+        """The options of a parsed ``jetracer drive`` command line."""
+        return cls(**{name: getattr(args, name) for name in vars(cls)
+                      if not name.startswith("_") and not callable(getattr(cls, name)) and hasattr(args, name)})
+
+
 def add_arguments(parser):
     add_profile_argument(parser)
     add_sim_argument(parser)
     parser.add_argument("--track", metavar="T", help="simulator track: built-in name or JSON path")
     who = parser.add_mutually_exclusive_group()
     who.add_argument("--engine", metavar="E", help="model (.pth) or engine file (default: the profile's)")
-    who.add_argument("--pilot", choices=["model", "expert", "racer"], default="model",
+    who.add_argument("--pilot", choices=["model", "expert", "racer"], default=DriveOptions.pilot,
                      help="expert: the simulator's ground-truth driver, speed capped; racer: ground truth at "
                           "the tyres' grip limit (both need --sim)")
     until = parser.add_mutually_exclusive_group()
-    until.add_argument("--laps", type=number_in(int, 1, MAX_LAPS), metavar="N", help="stop after N laps (simulator)")
-    until.add_argument("--duration", type=duration_s, metavar="S", help="stop after S seconds")
+    until.add_argument("--laps", type=_NUMBERS["laps"], metavar="N", help="stop after N laps (simulator)")
+    until.add_argument("--duration", type=_NUMBERS["duration"], metavar="S", help="stop after S seconds")
     parser.add_argument("--metrics-json", metavar="F", help="write run metrics (laps, cross-track error, latency...)")
     parser.add_argument("--video", metavar="F", help="record the camera view with the prediction (.mp4 or .gif)")
-    parser.add_argument("--seed", type=seed_int, default=0, help="simulator seed (start pose jitter, randomisation)")
+    parser.add_argument("--seed", type=_NUMBERS["seed"], default=DriveOptions.seed,
+                        help="simulator seed (start pose jitter, randomisation)")
     parser.add_argument("--realtime", action="store_true", help="simulator in real time instead of lockstep")
     parser.add_argument("--mode", choices=["stopped", "manual", "steer", "auto"],
                         help="start mode (default: the profile's pilot.mode)")
@@ -49,35 +111,34 @@ def add_arguments(parser):
     parser.add_argument("--backend", default=None,
                         help="inference backend (auto, torch, onnxruntime, tensorrt); with a .pth model and a "
                              "backend other than torch, an engine is built once (parity-checked) and cached")
-    parser.add_argument("--precision", default="auto", help="engine precision when building from a .pth")
+    parser.add_argument("--precision", default=DriveOptions.precision,
+                        help="engine precision when building from a .pth")
     parser.add_argument("--engine-cache", default=None, metavar="DIR",
                         help="where built engines are cached (default: beside the model)")
     parser.add_argument("--randomize", action="store_true", help="simulator domain randomisation")
     parser.add_argument("--appearance", metavar="NAME", default=None,
                         help="simulator: render a held-out room (%s)" % ", ".join(_held_out_names()))
-    parser.add_argument("--max-seconds", type=duration_s, default=None,
+    parser.add_argument("--max-seconds", type=_NUMBERS["max_seconds"], default=None,
                         help="safety cap on simulated time for --laps runs (default 120 s per lap)")
 
 
 def run(args):
-    from ..errors import UsageError
+    """The command: checks, the car's lock, a :class:`DriveSession`, the report, the exit status."""
+    from ..rig import wants_sim
     from ..safety import install_signal_handlers
     from ..util.atomic import check_output_file
 
     install_signal_handlers()
     profile = profile_from_args(args)
-    sim = args.sim or profile.camera["type"] == "sim"
-    if args.pilot in ("expert", "racer") and not sim:
-        raise UsageError("--pilot %s drives from the simulator's ground truth: add --sim" % args.pilot)
-    if args.laps is not None and not sim:
-        raise UsageError("--laps needs the simulator's lap counter: add --sim, or use --duration")
+    options = DriveOptions.from_args(args)
+    options.check(profile)
     if args.metrics_json:  # a wrong path fails now, not after the drive
         check_output_file(args.metrics_json, "--metrics-json")
     if args.throttle is not None:
         profile.pilot["throttle"] = args.throttle
-    lock = _lock_the_car(profile, sim)
+    lock = _lock_the_car(profile, wants_sim(profile, options.sim))
     try:
-        session = DriveSession(profile, args, sim=sim)
+        session = DriveSession(profile, options)
         try:
             metrics = session.drive()
         finally:
@@ -98,99 +159,88 @@ def _lock_the_car(profile, sim):
 
 
 class DriveSession:
-    """Builds the parts a drive needs and tears them down; one place that knows both worlds."""
+    """One drive: the :class:`~jetracer.rig.Rig` the profile describes, the engine or policy, the
+    video recorder and the watchdogs; :meth:`drive` runs the pilot, :meth:`close` ends it all.
 
-    def __init__(self, profile, args, sim):
-        self.profile, self.args, self.sim = profile, args, sim
-        self.world = None
-        self.car = None
-        self.camera = None
-        self.battery = None
+    ``options``: a :class:`DriveOptions` (``jetracer drive``'s flags; the defaults when None).
+    The rig decides simulator or car; nothing here needs to know which.
+    """
+
+    def __init__(self, profile, options=None):
+        from ..rig import Rig
+
+        self.profile = profile
+        self.options = options if options is not None else DriveOptions()
+        self.rig = None
         self.recorder = None
         self.guardian = None
-        self.video_error = None
-        self.pilot_name = args.pilot if args.pilot in ("expert", "racer") else None
+        self.pilot = None
+        self.video_error = self.late_error = None
+        opts = self.options
+        opts.check(profile)
+        self.pilot_name = opts.pilot if opts.pilot in ("expert", "racer") else None
         try:
+            self.rig = Rig(profile, sim=opts.sim, track=opts.track, seed=opts.seed, randomize=opts.randomize or None,
+                           appearance=opts.appearance, persistent_bus=True)
             self._build()
         except BaseException:  # a part that failed to build: close those already open (neutral)
             self.close()
             raise
 
+    @property
+    def world(self):
+        """The simulated world (None on the car), for the stop condition's lap counter."""
+        return self.rig.world
+
+    @property
+    def camera(self):
+        """The camera the video is recorded from."""
+        return self.rig.camera
+
     def _build(self):
-        from ..profile import make_car
-
-        args, profile = self.args, self.profile
-        if self.sim:
-            from ..sim.world import SimWorld
-
-            self.world = SimWorld(profile, track=args.track or profile.sim["track"], seed=args.seed,
-                                  randomize=args.randomize or None, persistent_bus=True,
-                                  appearance=getattr(args, "appearance", None))
-            self.car = make_car(profile, i2c=self.world.bus)
-            self.camera = self.world.camera
-        else:
-            from ..camera import make_camera
-
-            self.car = make_car(profile)
-            self.camera = make_camera(profile)
+        opts, profile = self.options, self.profile
         self.engine = self.policy = None
-        if args.pilot in ("expert", "racer"):
-            from ..sim.expert import ExpertDriver
-            from ..sim.racer import RacerDriver
-
-            expert = (RacerDriver if args.pilot == "racer" else ExpertDriver)(self.world)
-            self.policy = lambda frame: expert.command()
+        if opts.pilot in ("expert", "racer"):
+            self.policy = self.rig.ground_truth_policy(opts.pilot)  # the simulator's: check() made sure
         else:
             from ..engine import cached_engine, load_engine
 
-            path = args.engine or profile.resolve_path(profile.engine["path"])
-            backend = args.backend or profile.engine["backend"]
-            precision = args.precision if args.precision != "auto" else profile.engine["precision"]
-            if not args.engine and profile.engine["model"]:
+            path = opts.engine or profile.resolve_path(profile.engine["path"])
+            backend = opts.backend or profile.engine["backend"]
+            precision = opts.precision if opts.precision != "auto" else profile.engine["precision"]
+            if not opts.engine and profile.engine["model"]:
                 from ..engine.optimize import ensure_engine
 
                 ensure_engine(path, profile.resolve_path(profile.engine["model"]), backend=backend, precision=precision)
             if str(path).endswith(".pth") and (backend not in ("auto", "torch") or precision != "auto"):
-                self.engine = cached_engine(path, backend=backend, precision=precision, cache_dir=args.engine_cache)
+                self.engine = cached_engine(path, backend=backend, precision=precision, cache_dir=opts.engine_cache)
             else:
                 self.engine = load_engine(path, backend=backend)
             self.pilot_name = "%s (%s %s)" % (path, self.engine.backend, self.engine.precision)
-        self.battery = self._battery()
-        if args.video:
+        if opts.video:
             from ..util.video import VideoRecorder
 
-            self.recorder = VideoRecorder(args.video, fps=profile.camera["fps"])
-
-    def _battery(self):
-        """The INA219 monitor the pilot watches (critical -> stop), when the profile fits one."""
-        if not self.profile.battery["enabled"]:
-            return None
-        from ..battery import BatteryMonitor
-
-        bus = self.world.bus if self.world is not None else None
-        return BatteryMonitor.from_profile(self.profile, i2c=bus)
+            self.recorder = VideoRecorder(opts.video, fps=profile.camera["fps"])
+            self.rig.add("video", self._finish_video)
 
     def drive(self):
+        """Drive until the stop condition, a fault or a signal; returns the metrics (see DESIGN.md)."""
         from ..pilot import Pilot
 
-        args = self.args
-        clock = self.world.clock if self.world is not None else None
-        pilot = Pilot.from_profile(self.profile, self.car, self.camera, engine=self.engine, policy=self.policy,
-                                   battery=self.battery, clock=clock, mode=args.mode)
+        opts, rig = self.options, self.rig
+        pilot = Pilot.from_profile(self.profile, rig.car, rig.camera, engine=self.engine, policy=self.policy,
+                                   battery=rig.battery, clock=rig.clock, mode=opts.mode)
         self.pilot = pilot
+        rig.add("pilot", self._close_pilot)
         if self.recorder is not None:
             pilot.telemetry.add_sink(self._record_video)
         should_stop = self._stop_condition()
-        lockstep = self.world is not None and not args.realtime
+        lockstep = rig.lockstep and not opts.realtime
         if lockstep:  # the simulated car waits for the loop: only a hang is a fault, not a slow frame
             pilot.watchdog_s = max(pilot.watchdog_s, self.profile.sim["lockstep_watchdog_s"])
         notifier = self._start_watchdogs(pilot)
         if lockstep:
-            def advance():
-                self.world.step(self.world.frame_period)
-                if self.battery is not None:
-                    self._read_battery()
-            run = lambda: pilot.run(should_stop=should_stop, before_frame=advance)  # noqa: E731
+            run = lambda: pilot.run(should_stop=should_stop, before_frame=rig.step)  # noqa: E731
         else:
             run = lambda: self._run_free(pilot, should_stop)  # noqa: E731
         error = None
@@ -204,14 +254,8 @@ class DriveSession:
         if error is not None:
             metrics["error"] = error
         metrics.update(pilot.summary())
-        if self.world is not None:
-            metrics.update(self.world.metrics.summary())
-            metrics["sim_time_s"] = round(self.world.time, 3)
-        try:
-            metrics["final_pwm_us"] = self.car.pulse_widths_us()  # read back from the chip after neutral
-        except Exception as exc:  # noqa: BLE001 - the bus that just failed may fail again: report, don't crash
-            log.error("could not read the PWM back: %s", exc)
-            metrics["final_pwm_us"] = None
+        metrics.update(rig.sim_metrics())
+        metrics["final_pwm_us"] = rig.pulse_widths_us()  # read back from the chip after neutral
         metrics["stop_reason"] = reason
         return metrics
 
@@ -222,42 +266,28 @@ class DriveSession:
 
         p = self.profile.pilot
         if p["guardian"]:
-            plan = Guardian.plan_for(self.car)
+            plan = Guardian.plan_for(self.rig.car)
             if plan is None:
                 log.warning("no guardian: the car's bus cannot be reached from another process")
             else:
                 self.guardian = Guardian.start(plan, limit_s=pilot.watchdog_s, outputs_off=p["guardian_outputs_off"])
+                self.rig.add("guardian", self.guardian)  # after the car wrote neutral: a clean goodbye
                 pilot.keepalives.append(self.guardian.beat)
         notifier = SystemdNotifier()
         pilot.keepalives.append(notifier.keepalive)
         notifier.ready("driving (%s)" % self.profile.name)
         return notifier
 
-    def _read_battery(self):
-        """One lockstep reading; a failed read leaves ``battery.error`` set for the pilot to judge."""
-        from ..errors import HardwareError
-
-        try:
-            self.battery.update()
-        except HardwareError:
-            pass
-
     def _run_free(self, pilot, should_stop):
         """Real time: camera thread, world physics thread (sim), battery thread; pilot in this thread."""
-        if self.world is not None:
-            self.world.start_realtime()
-        if self.battery is not None and hasattr(self.battery, "start"):
-            self.battery.start()
-        self.camera.start()
+        self.rig.start_realtime()
         try:
             return pilot.run(should_stop=should_stop)
         finally:
-            self.camera.stop()
-            if self.world is not None:
-                self.world.stop_realtime()
+            self.rig.stop_realtime()
 
     def _stop_condition(self):
-        args = self.args
+        args = self.options
         start_wall = time.monotonic()
         if self.world is not None:
             cap = args.max_seconds if args.max_seconds else (120.0 * args.laps if args.laps else None)
@@ -291,31 +321,24 @@ class DriveSession:
                 self.video_error = output_error(exc, self.recorder.path)
                 log.error("video recording stopped: %s", self.video_error)
 
-    def close(self):
-        """Close every part; returns the error of finishing the video (or None) for after the report."""
-        late_error = None
-        pilot = getattr(self, "pilot", None)
-        if pilot is not None:
-            pilot.telemetry.close()
-            pilot.close_watchdog()
-        for part in (self.car, self.camera):
-            if part is not None:
-                try:
-                    part.close()
-                except Exception as exc:  # noqa: BLE001 - keep closing the rest
-                    log.error("closing %r: %s", part, exc)
-        if self.battery is not None and hasattr(self.battery, "stop"):
-            self.battery.stop()
-        if self.guardian is not None:
-            self.guardian.close()  # after the car wrote neutral: a clean goodbye
-        if self.recorder is not None:
-            try:
-                self.recorder.close()
-            except OSError as exc:
-                from ..util.atomic import output_error
+    def _close_pilot(self):
+        self.pilot.telemetry.close()
+        self.pilot.close_watchdog()
 
-                late_error = output_error(exc, self.recorder.path)
-        return self.video_error or late_error
+    def _finish_video(self):
+        try:
+            self.recorder.close()
+        except OSError as exc:
+            from ..util.atomic import output_error
+
+            self.late_error = output_error(exc, self.recorder.path)
+
+    def close(self):
+        """Neutral, then every part closed (the rig's one teardown: pilot, guardian, video, battery,
+        camera, car, world); returns the error of finishing the video (or None) for after the report."""
+        if self.rig is not None:
+            self.rig.close()
+        return self.video_error or self.late_error
 
 
 def _one_line(exc):

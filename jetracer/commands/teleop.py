@@ -35,6 +35,7 @@ def add_arguments(parser):
 
 
 def run(args):
+    from ..rig import Rig
     from ..safety import install_signal_handlers
     from ..teleop.session import TeleopSession, open_reader
 
@@ -42,21 +43,18 @@ def run(args):
         return _list()
     install_signal_handlers()
     profile = profile_from_args(args)
-    sim = args.sim or profile.camera["type"] == "sim"
     spec = args.device if args.device is not None else profile.teleop["device"]
     reader = open_reader(spec)
     first = reader.open()  # no pad: a one-line error before anything is built or moves
+    rig = session = None
     try:
-        parts = _build(profile, args, sim)
-    except BaseException:
-        reader.close()
-        raise
-    session = None
-    try:
-        session = TeleopSession(profile, parts["car"], reader, pilot=parts["pilot"], camera=parts["camera"],
-                                world=parts["world"], mapping=args.mapping or None,
-                                record_root=args.record or None, camera_factory=parts["camera_factory"],
-                                battery=parts["battery"])
+        # the camera waits until a pilot or the recorder needs it (a CSI camera takes seconds to open)
+        rig = Rig(profile, sim=args.sim, track=args.track, camera=False)
+        pilot = _pilot(profile, args, rig)
+        camera = rig.open_camera() if pilot is not None or rig.lockstep else None  # lockstep: opening is free
+        session = TeleopSession(profile, rig.car, reader, pilot=pilot, camera=camera, rig=rig,
+                                mapping=args.mapping or None, record_root=args.record or None,
+                                camera_factory=rig.open_camera)
         session.teleop.handle(first)
         if args.record is not None:
             session.teleop.recording = True
@@ -65,10 +63,11 @@ def run(args):
         summary = session.run(duration=args.duration)
     finally:
         if session is not None:
-            session.close()
+            session.close()  # the pad, then the rig's one teardown
         else:
             reader.close()
-            _close_parts(parts)
+            if rig is not None:
+                rig.close()
     print("teleop ended: " + json.dumps(summary, sort_keys=True))
     return 0
 
@@ -82,77 +81,30 @@ def _help_line(session):
     return ", ".join(bits)
 
 
-def _build(profile, args, sim):
-    """Car (and simulator), the battery monitor, the pilot that takes over in steer/auto, and a
-    camera when needed. What was built is closed again when a later part fails."""
-    parts = {"world": None, "car": None, "camera": None, "pilot": None, "camera_factory": None, "battery": None}
-    try:
-        _build_parts(parts, profile, args, sim)
-    except BaseException:
-        _close_parts(parts)
-        raise
-    return parts
+def _pilot(profile, args, rig):
+    """The pilot that takes over in steer/auto (None: manual only). ``--pilot auto``: the
+    simulator's expert where there is ground truth, else the profile's model when its file exists."""
+    from ..pilot import Pilot
 
-
-def _close_parts(parts):
-    from ..util.lifecycle import close_parts
-
-    close_parts((name, parts[name]) for name in ("car", "camera", "world", "battery"))
-
-
-def _build_parts(parts, profile, args, sim):
-    from ..profile import make_car
-
-    if sim:
-        from ..sim.world import SimWorld
-
-        parts["world"] = SimWorld(profile, track=args.track or profile.sim["track"], persistent_bus=True)
-        parts["car"] = make_car(profile, i2c=parts["world"].bus)
-        parts["camera"] = parts["world"].camera
-    else:
-        parts["car"] = make_car(profile)
-        parts["camera_factory"] = lambda: _start_camera(profile)
-    if profile.battery["enabled"]:
-        from ..battery import BatteryMonitor
-
-        world = parts["world"]  # in the simulator: its INA219 twin, read on the simulated clock
-        extra = {"i2c": world.bus, "clock": world.clock} if world is not None else {}
-        parts["battery"] = BatteryMonitor.from_profile(profile, **extra)
     kind = args.pilot
     engine_path = str(profile.resolve_path(profile.engine["path"])) if profile.engine["path"] else ""
-    if kind == "auto":
-        kind = "expert" if sim else ("model" if engine_path and os.path.isfile(engine_path) else "none")
+    policy = rig.ground_truth_policy() if kind in ("auto", "expert") else None
+    if kind == "auto" and policy is None:
+        kind = "model" if engine_path and os.path.isfile(engine_path) else "none"
     if kind == "none":
-        return
-    policy = engine = None
-    if kind == "expert":
-        if not sim:
-            from ..errors import JetracerError
+        return None
+    engine = None
+    if kind == "expert" and policy is None:
+        from ..errors import JetracerError
 
-            raise JetracerError("--pilot expert drives from the simulator's ground truth: add --sim")
-        from ..sim.expert import ExpertDriver
-
-        expert = ExpertDriver(parts["world"])
-        policy = lambda frame: expert.command()  # noqa: E731
-    else:
+        raise JetracerError("--pilot expert drives from the simulator's ground truth: add --sim")
+    if kind == "model":
         from ..engine import load_engine
 
         engine = load_engine(engine_path, backend=profile.engine["backend"])
-    if parts["camera"] is None:
-        parts["camera"] = _start_camera(profile)
-    from ..pilot import Pilot
-
-    clock = parts["world"].clock if parts["world"] is not None else None
-    parts["pilot"] = Pilot.from_profile(profile, parts["car"], parts["camera"], engine=engine, policy=policy,
-                                        battery=parts["battery"], clock=clock, mode="manual")
-
-
-def _start_camera(profile):
-    from ..camera import make_camera
-
-    camera = make_camera(profile)
-    camera.start()
-    return camera
+    camera = rig.open_camera()  # the pilot needs frames from the start
+    return Pilot.from_profile(profile, rig.car, camera, engine=engine, policy=policy, battery=rig.battery,
+                              clock=rig.clock, mode="manual")
 
 
 def _list(devices=None):

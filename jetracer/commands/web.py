@@ -63,6 +63,7 @@ def _addresses(host):
 
 def run(args):
     _tornado()
+    from ..rig import wants_sim
     from ..runlock import lock_car
     from ..safety import install_signal_handlers
     from ..web.auth import load_or_create_token, token_path
@@ -72,7 +73,7 @@ def run(args):
     install_signal_handlers()
     profile = profile_from_args(args)
     web = profile.web
-    sim = args.sim or profile.camera["type"] == "sim"
+    sim = wants_sim(profile, args.sim)  # the lock's name; the rig decides the same way
     host = args.host if args.host is not None else web["host"]
     port = args.port if args.port is not None else web["port"]
     if web["token"]:
@@ -115,8 +116,8 @@ def _serve(args, profile, sim, address, login, dataset, runs_dir, telemetry_path
                      default_run_folders(profile, runs_dir), category=web["category"])
         session.start()
         print("jetracer web on %s (%s; pilot %s; data %s); login token: %s; Ctrl-C to stop" % (
-            " ".join("http://%s:%d/" % (ip, port) for ip in _addresses(host)), "simulator" if sim else profile.name,
-            parts.pilot_name, dataset.root, where), flush=True)
+            " ".join("http://%s:%d/" % (ip, port) for ip in _addresses(host)),
+            "simulator" if parts.rig.sim else profile.name, parts.pilot_name, dataset.root, where), flush=True)
         try:
             serve(app, host, port)
         except (StopSignal, KeyboardInterrupt) as exc:  # the signal handler already wrote neutral

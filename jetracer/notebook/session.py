@@ -1,8 +1,9 @@
 """One notebook's hardware: the car, its camera and (in the simulator) the world, with the safety net.
 
-The same cells run on the car and against the simulator: the session builds an ``NvidiaRacecar``
-on the real I2C bus, or on the simulator's virtual bus (the simulated car moves from the PWM the
-driver wrote), and the profile's camera or the simulator's. Opening a session closes the one
+The same cells run on the car and against the simulator: the session's :class:`~jetracer.rig.Rig`
+builds an ``NvidiaRacecar`` on the real I2C bus, or on the simulator's virtual bus (the simulated
+car moves from the PWM the driver wrote), and the profile's camera or the simulator's; nothing
+here asks which. Opening a session closes the one
 opened before in this kernel (re-running a cell must not fail on a camera that is still open), and
 ``close()`` releases the camera so the next notebook can open it.
 
@@ -87,15 +88,12 @@ class Session:
 
     def __init__(self, sim=True, profile=None, track=None, seed=0, car=True, camera=True, live=None, heartbeat=None,
                  heartbeat_timeout_s=2.0, heartbeat_first_s=15.0, guard=True, guardian=None):
-        from ..profile import load_profile, make_car
+        from ..profile import load_profile
+        from ..rig import Rig
 
         _close_current()
-        self.sim = bool(sim)
-        self.profile = load_profile(profile or ("sim" if sim else None), sim=self.sim)
-        self.world = None
-        self.car = None
-        self.camera = None
-        self.battery = None
+        self.profile = load_profile(profile or ("sim" if sim else None), sim=bool(sim))
+        self.rig = None
         self.guard = None
         self.heartbeat = None
         self.guardian = None
@@ -107,31 +105,19 @@ class Session:
         self.stop_reason = ""
         self._lock = threading.RLock()
         try:
-            if self.sim:
-                from ..sim.world import SimWorld
-
-                self.world = SimWorld(self.profile, track=track, seed=seed, persistent_bus=True)
-                self.clock = self.world.clock
-                if car:
-                    self.car = make_car(self.profile, i2c=self.world.bus)
-                if camera:
-                    self.camera = self.world.camera
-            else:
-                from ..camera import make_camera
-
-                self.clock = time.monotonic
-                if car:
-                    self.car = make_car(self.profile)
-                if camera:
-                    self.camera = make_camera(self.profile)
-            if self.car is not None and self.profile.battery["enabled"]:
-                self.battery = self._make_battery()
+            # no car, no battery monitor: collecting data by pushing the car needs neither
+            self.rig = Rig(self.profile, sim=sim, track=track, seed=seed, car=car, camera=camera,
+                           battery=None if car else False, persistent_bus=True)
+            self.rig.start_monitors()  # on the car at once; in the simulator when it goes live
             self.guard = Guard(self.stop).install() if guard else None
             if heartbeat is None:
                 heartbeat = self.car is not None and not in_ci()
             self.heartbeat = Heartbeat(self._heartbeat_lapsed, timeout_s=heartbeat_timeout_s,
                                        first_beat_s=heartbeat_first_s) if heartbeat else None
+            self.rig.add("pilots' watchdogs", self._close_pilot_watchdogs)
             self.guardian = self._start_guardian(guardian)
+            if self.guardian is not None:
+                self.rig.add("guardian", self.guardian)  # after the car wrote neutral: a clean goodbye
         except BaseException:
             self._release()
             raise
@@ -157,46 +143,55 @@ class Session:
         return BeatThread(plan, limit_s=p["watchdog_s"], on_trip=self.stop, outputs_off=p["guardian_outputs_off"],
                           name="notebook").start()
 
-    def _make_battery(self):
-        """The pack's monitor: read by its own thread in real time, per step in lockstep."""
-        from ..battery import BatteryMonitor
+    # -- the rig's parts ---------------------------------------------------------------------------
+    @property
+    def sim(self):
+        """True in the simulator (as :func:`~jetracer.rig.wants_sim` decided)."""
+        return self.rig is not None and self.rig.sim
 
-        if self.world is not None:
-            return BatteryMonitor.from_profile(self.profile, i2c=self.world.bus, clock=self.world.clock)
-        return BatteryMonitor.from_profile(self.profile).start()
+    @property
+    def world(self):
+        """The simulated world (None on the car): its track, vehicle and metrics, for experiments."""
+        return self.rig.world if self.rig is not None else None
+
+    @property
+    def car(self):
+        return self.rig.car if self.rig is not None else None
+
+    @property
+    def camera(self):
+        return self.rig.camera if self.rig is not None else None
+
+    @property
+    def battery(self):
+        return self.rig.battery if self.rig is not None else None
+
+    @property
+    def clock(self):
+        """The car's clock: the simulator's virtual time, else ``time.monotonic``."""
+        return self.rig.clock
 
     def describe(self):
-        where = "the simulator (track %s)" % self.world.track.name if self.sim else "the car (profile %s)" % (
-            self.profile.name)
-        parts = [type(self.car).__name__] if self.car is not None else []
-        if self.camera is not None:
-            parts.append("%s %dx%d" % (type(self.camera).__name__, self.camera.width, self.camera.height))
-        return "%s on %s" % (", ".join(parts) or "nothing", where)
+        return self.rig.describe()
+
+    def _close_pilot_watchdogs(self):
+        for pilot in self.pilots:
+            pilot.close_watchdog()
 
     # -- time ------------------------------------------------------------------------------------
     def live(self):
         """Real time: the simulator's physics thread and the camera's capture thread run."""
-        if self.world is not None:
-            self.world.start_realtime()
-        if self.battery is not None:
-            self.battery.start()
-        if self.camera is not None and not self.camera.running:
-            self.camera.start()
+        self.rig.start_realtime()
         return self
 
     def pause(self):
         """Back to lockstep (the simulator) / stop capturing (the car)."""
-        if self.camera is not None:
-            self.camera.stop()
-        if self.world is not None:
-            self.world.stop_realtime()
-            if self.battery is not None:
-                self.battery.stop()  # lockstep reads it per step
+        self.rig.stop_realtime()
 
     @property
     def realtime(self):
         """True while time runs by itself (the car, or the simulator after :meth:`live`)."""
-        return self.world is None or self.world.realtime_running
+        return not self.rig.lockstep
 
     def wait(self, seconds):
         """Let ``seconds`` pass for the car: sleep in real time, step the simulator in lockstep."""
@@ -222,8 +217,8 @@ class Session:
     def status(self):
         """One line: where the simulated car is and how fast, and the pulses on the chip."""
         parts = []
-        if self.world is not None:
-            st = self.world.state()
+        st = self.rig.sim_state()
+        if st:
             parts.append("t %.1f s: %.2f m along the track, %.2f m/s, %.2f m off the centreline%s" % (
                 st["time"], st["s"], st["speed"], abs(st["cte"]), " (OFF TRACK)" if st["off_track"] else ""))
         if self.car is not None:
@@ -232,24 +227,10 @@ class Session:
 
     def advance(self, seconds):
         """Lockstep: step the simulator ``seconds`` under the PWM now on the chip (no-op on the car)."""
-        if self.world is None:
-            return
-        if self.world.realtime_running:
-            raise RuntimeError("the simulator runs in real time (live()); call pause() before advance()")
-        steps = max(1, int(round(seconds / self.world.frame_period)))
-        for _ in range(steps):
-            self._step()
-
-    def _step(self):
-        """One lockstep frame period: physics, then the battery reading."""
-        self.world.step(self.world.frame_period)
-        if self.battery is not None:
-            from ..errors import HardwareError
-
-            try:
-                self.battery.update()
-            except HardwareError as exc:
-                log.debug("%s", exc)
+        try:
+            self.rig.advance(seconds)
+        except RuntimeError:
+            raise RuntimeError("the simulator runs in real time (live()); call pause() before advance()") from None
 
     def view(self, overlay=None, fps=12.0):
         """A :class:`~jetracer.notebook.widgets.LiveView` of the camera, stopped with the session."""
@@ -316,18 +297,18 @@ class Session:
         if self.heartbeat is not None:
             self.heartbeat.pause()
         try:
-            if self.world is not None:
-                self.pause()
-                end = self.world.time + seconds
+            if self.rig.to_lockstep():
+                clock = self.rig.clock
+                end = clock() + seconds
 
                 def until():
                     if should_stop is not None and should_stop():
                         return should_stop()
-                    return "duration" if self.world.time >= end - 1e-9 else None
+                    return "duration" if clock() >= end - 1e-9 else None
                 limit = pilot.watchdog_s  # lockstep: the simulated car waits, only a hang is a fault
                 pilot.watchdog_s = max(limit, self.profile.sim["lockstep_watchdog_s"])
                 try:
-                    return pilot.run(should_stop=until, before_frame=self._step)
+                    return pilot.run(should_stop=until, before_frame=self.rig.step)
                 finally:
                     pilot.watchdog_s = limit
             end = time.monotonic() + seconds
@@ -403,30 +384,18 @@ class Session:
             ", car at neutral %s" % self._final_pulses if getattr(self, "_final_pulses", None) else ""))
 
     def _release(self):
-        """Heartbeat and guard off, battery monitor stopped, car at neutral, camera and car closed."""
+        """Heartbeat and guard off, then the rig's one teardown: car at neutral first, the
+        guardian's clean goodbye, the pilots' watchdogs, battery monitor, camera, car, world."""
         if self.heartbeat is not None:
             self.heartbeat.close()
         if self.guard is not None:
             self.guard.uninstall()
-        if self.battery is not None:
-            self.battery.stop()
         self._final_pulses = None
-        if self.car is not None:
-            try:
-                self.car.neutral()
-                self._final_pulses = self.car.pulse_widths_us()
-            except Exception as exc:  # noqa: BLE001 - keep releasing the rest
-                log.error("could not put the car at neutral: %s", exc)
-        for part in (self.camera, self.car, self.world):
-            if part is not None:
-                try:
-                    part.close()
-                except Exception as exc:  # noqa: BLE001
-                    log.error("closing %r: %s", part, exc)
-        for pilot in self.pilots:
-            pilot.close_watchdog()
-        if self.guardian is not None:
-            self.guardian.close()  # after the car wrote neutral: a clean goodbye
+        if self.rig is None:
+            return
+        self.rig.neutral()
+        self._final_pulses = self.rig.pulse_widths_us()
+        self.rig.close()
 
     def __enter__(self):
         return self

@@ -1,9 +1,10 @@
-"""A teleop session: pad reader + controller + car (+ pilot, camera, recorder, simulator).
+"""A teleop session: pad reader + controller + car (+ pilot, camera, recorder), on a rig.
 
 The loop polls the pad, checks the dead-man, and once per camera period lets the pilot act on the
-newest frame (:meth:`Pilot.act_on`: a stalled camera e-stops a pilot that steers), records, steps
-the simulator and watches the battery. Used by ``jetracer teleop``; every exit path leaves the
-throttle neutral.
+newest frame (:meth:`Pilot.act_on`: a stalled camera e-stops a pilot that steers), records, lets
+the rig's time move (:meth:`~jetracer.rig.Rig.step`: the simulator's physics and battery in
+lockstep, nothing on the car) and watches the battery. Used by ``jetracer teleop``; every exit
+path leaves the throttle neutral, and :meth:`TeleopSession.close` is the rig's one teardown.
 """
 
 import logging
@@ -21,21 +22,25 @@ log = logging.getLogger(__name__)
 class TeleopSession:
     """Owns everything a teleop run needs; ``run(duration=None)`` drives until stopped."""
 
-    def __init__(self, profile, car, reader, pilot=None, camera=None, world=None, recorder=None, mapping=None,
+    def __init__(self, profile, car, reader, pilot=None, camera=None, rig=None, recorder=None, mapping=None,
                  record_root=None, camera_factory=None, battery=None, out=None, clock=time.monotonic,
                  sleep=time.sleep):
-        """``battery``: a :class:`~jetracer.battery.BatteryMonitor` (read per simulator step with
-        ``world``, else by its own thread): critical latches the e-stop."""
+        """``rig``: the :class:`~jetracer.rig.Rig` that built ``car`` (its battery monitor, clock and
+        teardown are the session's); without one, the given ``car``, ``camera`` and ``battery``
+        (a :class:`~jetracer.battery.BatteryMonitor`: critical latches the e-stop) are wrapped in one."""
+        from ..rig import Rig
+
         self.profile, self.car, self.reader, self.pilot = profile, car, reader, pilot
-        self.camera, self.world, self.recorder = camera, world, recorder
-        self.battery = battery
+        self.rig = rig if rig is not None else Rig.around(profile, car=car, camera=camera, battery=battery)
+        self.camera, self.recorder = camera, recorder
+        self.battery = self.rig.battery
         self.record_root = record_root
         self.camera_factory = camera_factory  # opens the camera the first time recording needs it
         self.out = out or sys.stdout
         self.clock, self.sleep = clock, sleep
         self.teleop = TeleopController.from_profile(profile, pilot if pilot is not None else car, mapping=mapping,
                                                     clock=clock)
-        self.period = world.frame_period if world is not None else 1.0 / max(1.0, profile.camera["fps"])
+        self.period = self.rig.frame_period
         self.frames = 0
         self.recorded = 0
         self._battery_state = "ok"
@@ -52,6 +57,8 @@ class TeleopSession:
         if p["guardian"] and self.guardian is None and hasattr(self.car, "neutral_outputs"):
             self.guardian = Guardian.start(Guardian.plan_for(self.car), limit_s=p["watchdog_s"],
                                            outputs_off=p["guardian_outputs_off"], name="teleop")
+            if self.guardian is not None:
+                self.rig.add("guardian", self.guardian)  # after neutral: a clean goodbye
 
     def start(self):
         """Open the pad now: a missing pad is a one-line error before anything moves."""
@@ -60,8 +67,7 @@ class TeleopSession:
     def run(self, duration=None):
         t_start = self.clock()
         next_frame = t_start
-        if self.battery is not None and self.world is None:
-            self.battery.start()
+        self.rig.start_monitors()
         self._start_guardian()
         try:
             while duration is None or self.clock() - t_start < duration:
@@ -88,20 +94,17 @@ class TeleopSession:
         return self.summary()
 
     def _frame(self):
-        """One camera period: pilot, recording, physics, battery."""
+        """One camera period: pilot, recording, the rig's time (physics and battery in lockstep)."""
         need_frame = self.pilot is not None or self.teleop.recording
         frame = None
         if need_frame and self.camera is None and self.camera_factory is not None:
             self._open_camera()
         if need_frame and self.camera is not None:
-            frame = self.camera.read_frame() if self.world is not None else self.camera.latest()
+            frame = self.rig.newest_frame(self.camera)
         if self.pilot is not None:
             self._pilot_step(frame)
         self._record(frame)
-        if self.world is not None:
-            self.world.step(self.period)
-            if self.battery is not None:
-                self._update_battery()
+        self.rig.step()
         self._check_battery()
         self.frames += 1
 
@@ -112,6 +115,8 @@ class TeleopSession:
         self.car.throttle = 0.0
         try:
             self.camera = self.camera_factory()
+            if self.camera is not self.rig.camera:  # opened by someone else's factory: closes with the rig
+                self.rig.add("camera", self.camera)
         except Exception as exc:  # noqa: BLE001 - no camera: drive on, without recording
             self.camera_factory = None
             self.teleop.recording = False
@@ -133,14 +138,6 @@ class TeleopSession:
             self.teleop.target, self.teleop.pilot = self.car, None
             self.teleop.message = "autopilot failed: manual only"
             self.car.throttle = 0.0
-
-    def _update_battery(self):
-        from ..errors import HardwareError
-
-        try:
-            self.battery.update()
-        except HardwareError as exc:
-            log.debug("%s", exc)
 
     def _check_battery(self):
         """A critical pack latches the e-stop once (releasing it lets you crawl home); low warns."""
@@ -185,10 +182,9 @@ class TeleopSession:
             return
         self._last_status = now
         line = self.teleop.status_line()
-        if self.world is not None:
-            summary = self.world.metrics.summary()
-            line += " | sim %.1f s, %.1f m, laps %d" % (self.world.time, summary["distance_m"],
-                                                      summary["laps_completed"])
+        lap = self.rig.sim_metrics()  # empty on the car
+        if lap:
+            line += " | sim %.1f s, %.1f m, laps %d" % (lap["sim_time_s"], lap["distance_m"], lap["laps_completed"])
         if self.recorder is not None:
             line += " | rec %d" % self.recorder.count
         if self._tty:
@@ -200,20 +196,21 @@ class TeleopSession:
     def summary(self):
         info = {"frames": self.frames, "recorded": self.recorded + (self.recorder.count if self.recorder else 0),
                 "final_pwm_us": self.car.pulse_widths_us() if hasattr(self.car, "pulse_widths_us") else None}
-        if self.world is not None:
-            info.update({k: self.world.metrics.summary()[k] for k in ("distance_m", "laps_completed")})
+        lap = self.rig.sim_metrics()  # empty on the car
+        info.update({k: lap[k] for k in ("distance_m", "laps_completed") if k in lap})
         return info
 
     def close(self):
-        for closer in (self.teleop.neutral, getattr(self.recorder, "close", None), self.reader.close,
-                       self.car.close, getattr(self.camera, "close", None), getattr(self.world, "close", None),
-                       getattr(self.battery, "stop", None), getattr(self.guardian, "close", None)):
+        """Neutral, the recording and the pad closed, then the rig (guardian, battery, camera, car,
+        world: neutral first, each closed whatever the one before did)."""
+        for closer in (self.teleop.neutral, getattr(self.recorder, "close", None), self.reader.close):
             if closer is None:
                 continue
             try:
                 closer()
             except Exception as exc:  # noqa: BLE001 - keep closing the rest
                 log.error("while closing: %s", exc)
+        self.rig.close()
 
 
 def open_reader(spec, clock=time.monotonic):

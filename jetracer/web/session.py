@@ -1,9 +1,8 @@
 """What the web app drives, and the rules a browser drives it by.
 
-:func:`assemble` builds the parts from a profile (the simulator's world and camera, or the car's;
-the car; the battery monitor; a pilot when there is something to steer with). It is the one place
-that knows how, so the rig of issue 15 can replace it. :class:`WebSession` owns the parts and the
-control loop thread, and applies the safety rules:
+:func:`assemble` asks the :class:`~jetracer.rig.Rig` for the parts a profile describes (car,
+camera, battery monitor, the simulated world) and adds a pilot when there is something to steer
+with. :class:`WebSession` owns the parts and the control loop thread, and applies the safety rules:
 
 - one controlling page at a time (``claim``); every other page watches;
 - the controlling page's messages are its keep-alives: a gap longer than ``deadman_s``, a hidden
@@ -47,27 +46,38 @@ class CommandError(ValueError):
 
 
 class Parts:
-    """The objects :func:`assemble` built; ``close()`` releases them, car last but neutral first."""
+    """What :func:`assemble` built: the :class:`~jetracer.rig.Rig` (car, camera, battery monitor,
+    the simulated world) and the pilot; ``close()`` is the rig's one teardown (neutral first)."""
 
-    def __init__(self):
-        self.world = self.car = self.camera = self.battery = self.pilot = None
+    def __init__(self, rig=None):
+        self.rig = rig
+        self.pilot = None
         self.pilot_name = "none"
         self.can_steer = False
 
-    def close(self):
-        if self.car is not None:
-            try:
-                self.car.throttle = 0.0
-            except Exception as exc:  # noqa: BLE001 - car.close() below writes neutral again
-                log.error("neutral on close: %s", exc)
-        from ..util.lifecycle import close_parts
+    @property
+    def world(self):
+        return self.rig.world if self.rig is not None else None
 
-        close_parts((("telemetry", getattr(self.pilot, "telemetry", None)), ("camera", self.camera),
-                     ("world", self.world), ("battery", self.battery), ("car", self.car)))
+    @property
+    def car(self):
+        return self.rig.car if self.rig is not None else None
+
+    @property
+    def camera(self):
+        return self.rig.camera if self.rig is not None else None
+
+    @property
+    def battery(self):
+        return self.rig.battery if self.rig is not None else None
+
+    def close(self):
+        if self.rig is not None:
+            self.rig.close()
 
 
 def assemble(profile, sim, track=None, pilot="auto", telemetry_path=""):
-    """Car, camera (started), battery monitor and pilot for the web app.
+    """The rig (car, camera, battery monitor; running in real time) and the pilot for the web app.
 
     ``pilot``: ``auto`` (the expert in the simulator, else the profile's model when its file exists,
     else none), ``expert``, ``model`` or ``none``. ``telemetry_path``: the pilot's JSONL log (the Runs
@@ -76,53 +86,33 @@ def assemble(profile, sim, track=None, pilot="auto", telemetry_path=""):
     import os
 
     from ..pilot import Pilot
-    from ..profile import make_car
+    from ..rig import Rig
     from ..telemetry import Telemetry
 
     parts = Parts()
     try:
-        if sim:
-            from ..sim.world import SimWorld
-
-            parts.world = SimWorld(profile, track=track or profile.sim["track"], persistent_bus=True)
-            parts.car = make_car(profile, i2c=parts.world.bus)
-            parts.camera = parts.world.camera
-            parts.world.start_realtime()
-        else:
-            from ..camera import make_camera
-
-            parts.car = make_car(profile)
-            parts.camera = make_camera(profile)
-        if profile.battery["enabled"]:
-            from ..battery import BatteryMonitor
-
-            extra = {"i2c": parts.world.bus, "clock": parts.world.clock} if parts.world is not None else {}
-            parts.battery = BatteryMonitor.from_profile(profile, **extra)
-            parts.battery.start()
-        parts.camera.start()
+        parts.rig = Rig(profile, sim=sim, track=track, persistent_bus=True)
+        rig = parts.rig.start_realtime()
         engine_path = str(profile.resolve_path(profile.engine["path"])) if profile.engine["path"] else ""
-        if pilot == "auto":
-            pilot = "expert" if sim else ("model" if engine_path and os.path.isfile(engine_path) else "none")
-        policy = engine = None
-        if pilot == "expert":
-            if parts.world is None:
-                from ..errors import JetracerError
-
-                raise JetracerError("--pilot expert drives from the simulator's ground truth: add --sim")
-            from ..sim.expert import ExpertDriver
-
-            expert = ExpertDriver(parts.world)
-            policy = lambda frame: expert.command()  # noqa: E731
+        policy = rig.ground_truth_policy() if pilot in ("auto", "expert") else None
+        if pilot == "auto" and policy is None:
+            pilot = "model" if engine_path and os.path.isfile(engine_path) else "none"
+        engine = None
+        if policy is not None:
             parts.pilot_name = "expert"
+        elif pilot == "expert":
+            from ..errors import JetracerError
+
+            raise JetracerError("--pilot expert drives from the simulator's ground truth: add --sim")
         elif pilot == "model":
             from ..engine import load_engine
 
             engine = load_engine(engine_path, backend=profile.engine["backend"])
             parts.pilot_name = "%s (%s)" % (engine_path, getattr(engine, "backend", "?"))
         telemetry = Telemetry(log_path=telemetry_path, status_period_s=0)
-        clock = parts.world.clock if parts.world is not None else None
-        parts.pilot = Pilot.from_profile(profile, parts.car, parts.camera, engine=engine, policy=policy,
-                                         battery=parts.battery, clock=clock, mode="manual", telemetry=telemetry)
+        parts.pilot = Pilot.from_profile(profile, rig.car, rig.camera, engine=engine, policy=policy,
+                                         battery=rig.battery, clock=rig.clock, mode="manual", telemetry=telemetry)
+        rig.add("telemetry", telemetry)
         parts.can_steer = engine is not None or policy is not None
     except BaseException:
         parts.close()
