@@ -355,13 +355,6 @@ def _held_out_names():
     return held_out_names()
 
 
-def _tee(first, second):
-    def both(rec):
-        first(rec)
-        second(rec)
-    return both
-
-
 def _report(metrics, args):
     if args.metrics_json:
         from ..util.atomic import atomic_write_bytes
