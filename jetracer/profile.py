@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from .errors import ProfileError
+from .models.convention import DEFAULT_CATEGORY
 
 __all__ = ["SCHEMA", "Profile", "load_profile", "profile_dirs", "resolve_profile_path", "make_car",
            "save_profile_values", "default_profile_name", "default", "defaults"]
@@ -133,7 +134,7 @@ SCHEMA = {
                                    "while moving -> neutral; in auto, e-stop"),
         "max_throttle": (float, 0.5, "throttle at full stick"),
         "record_dir": (str, "data/teleop", "where recording writes XY samples"),
-        "record_category": (str, "apex", "XY dataset category folder for recorded frames"),
+        "record_category": (str, DEFAULT_CATEGORY, "XY dataset category folder for recorded frames"),
         "record_lookahead": (float, 0.4, "label row of recorded frames, as a fraction of the image height"),
         "steering_axis": (str, "", "evdev axis that steers (e.g. ABS_X); empty keeps the pad mapping's"),
         "throttle_axis": (str, "", "one evdev axis for throttle, up = forward (e.g. ABS_RY); empty keeps triggers"),
@@ -151,7 +152,7 @@ SCHEMA = {
         "max_throttle": (float, 0.5, "the highest throttle cap the page's slider may set"),
         "throttle_cap": (float, 0.25, "the throttle cap a session starts with"),
         "dataset_dir": (str, "data/xy", "XY dataset the Label and Data pages work on"),
-        "category": (str, "apex", "category the Label page starts with"),
+        "category": (str, DEFAULT_CATEGORY, "category the Label page starts with"),
         "runs_dir": (str, "runs", "telemetry logs of web drives; the Runs page also reads [pilot] log_path's folder"),
         "jpeg_quality": (int, 80, "camera stream JPEG quality (1-95)"),
         "login_attempts": (int, 5, "wrong tokens per address per minute before it is locked out"),

@@ -58,3 +58,17 @@ def test_the_law_and_its_inverse():
     assert x_from_steering(steering_from_x(0.5, 0.75, 0.1), 0.75, 0.1) == pytest.approx(0.5)
     assert x_from_steering(0.9, 0.75, 0.0) == 1.0  # beyond the image edge: the edge
     assert x_from_steering(0.3, 0.0, 0.0) == 0.0
+
+
+def test_a_model_that_names_no_category_is_apex_everywhere():
+    """Checkpoints said "apex", the engine loader and the engine base said "road"."""
+    from jetracer.engine.base import Engine
+    from jetracer.engine.loader import engine_meta
+    from jetracer.models.checkpoint import default_meta
+
+    expected = default_meta()["categories"]
+    assert expected == ["apex"]
+    assert engine_meta({})["categories"] == expected
+    assert engine_meta({"arch": "resnet18", "categories": []})["categories"] == expected
+    assert Engine({"input_size": [224, 224]}).categories == expected
+    assert Profile().teleop["record_category"] == Profile().web["category"] == expected[0]
