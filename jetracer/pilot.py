@@ -27,11 +27,15 @@ from .profile import default
 from .safety import StopSignal
 from .telemetry import Telemetry
 
-__all__ = ["Pilot", "MODES", "StopReason"]
+__all__ = ["Pilot", "MODES", "DRIVING_MODES", "StopReason"]
 
 log = logging.getLogger(__name__)
 
+#: every mode a pilot can be in (the profile's ``[pilot] mode`` takes one of them)
 MODES = ("stopped", "manual", "steer", "auto")
+#: the modes a person picks, in the order the pad's mode button cycles them and the web page lists
+#: them; ``stopped`` is what an e-stop gives
+DRIVING_MODES = MODES[1:]
 
 
 class StopReason:

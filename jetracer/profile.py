@@ -256,11 +256,14 @@ class Profile:
         self._check_values(where)
 
     def _check_values(self, where):
-        choices = {("car", "type"): ("nvidia", "waveshare"),
+        from .drive.actuator import CAR_TYPES
+        from .pilot import MODES
+
+        choices = {("car", "type"): tuple(CAR_TYPES),
                    ("camera", "type"): ("csi", "usb", "video", "sim"),
                    ("camera", "format"): ("auto", "raw", "mjpeg"),
                    ("camera", "lens"): ("fisheye", "pinhole"),
-                   ("pilot", "mode"): ("stopped", "manual", "steer", "auto"),
+                   ("pilot", "mode"): MODES,
                    ("pilot", "throttle_mode"): ("constant", "adaptive"),
                    ("battery", "chemistry"): ("lipo", "liion"),
                    ("engine", "backend"): ("auto", "tensorrt", "onnxruntime", "torch")}

@@ -72,3 +72,18 @@ def test_a_model_that_names_no_category_is_apex_everywhere():
     assert engine_meta({"arch": "resnet18", "categories": []})["categories"] == expected
     assert Engine({"input_size": [224, 224]}).categories == expected
     assert Profile().teleop["record_category"] == Profile().web["category"] == expected[0]
+
+
+def test_the_pilot_modes_are_listed_once():
+    """The pad's mode button, the web page and the profile take the pilot's own list."""
+    from jetracer import pilot
+    from jetracer.errors import ProfileError
+    from jetracer.teleop import controller
+    from jetracer.web import session
+
+    assert controller.MODES is pilot.DRIVING_MODES and session.WEB_MODES is pilot.DRIVING_MODES
+    assert pilot.DRIVING_MODES == tuple(m for m in pilot.MODES if m != "stopped")
+    for mode in pilot.MODES:
+        assert Profile({"pilot": {"mode": mode}}).pilot["mode"] == mode
+    with pytest.raises(ProfileError, match="stopped, manual, steer, auto"):
+        Profile({"pilot": {"mode": "cruise"}})
