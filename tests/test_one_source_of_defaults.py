@@ -87,3 +87,16 @@ def test_the_pilot_modes_are_listed_once():
         assert Profile({"pilot": {"mode": mode}}).pilot["mode"] == mode
     with pytest.raises(ProfileError, match="stopped, manual, steer, auto"):
         Profile({"pilot": {"mode": "cruise"}})
+
+
+def test_a_battery_monitor_built_by_hand_is_the_default_profiles():
+    from jetracer.battery import BatteryMonitor
+    from jetracer.i2c.ina219 import INA219Twin
+
+    bus = VirtualI2C()
+    bus.attach(INA219Twin(0x41, cells=3))
+    by_hand = BatteryMonitor(i2c=bus)
+    profiled = BatteryMonitor.from_profile(Profile(), i2c=bus)
+    for name in ("address", "cells", "chemistry", "shunt_ohms", "low_percent", "critical_percent", "smoothing_s",
+                 "hysteresis_percent", "internal_resistance_ohms", "period_s"):
+        assert getattr(by_hand, name) == getattr(profiled, name), name
