@@ -130,3 +130,21 @@ def test_calibrate_saves_the_esc_neutral_the_car_writes_at_throttle_zero():
         assert values["esc_neutral_us"] == pytest.approx(chip.pulse_us(1), abs=chip.tick_us)
         assert values["esc_neutral_us"] == pytest.approx(1530.0)
         Profile({"car": dict(values, throttle_min_pulse_us=1000.0, throttle_max_pulse_us=2000.0)})  # accepted
+
+
+def test_non_finite_numbers_give_neutral_not_a_crash():
+    nan, inf = float("nan"), float("inf")
+    mapping = ActuatorMapping.from_settings(odd_profile().car)
+    assert mapping.throttle.forward(nan) == mapping.throttle.neutral == pytest.approx(1525.0)
+    assert mapping.steering.inverse(nan) == 0.0
+    assert OutputMapping(nan, 0.0, PulseRange(1000, 2000)).forward(0.5) == 1500.0
+    assert OutputMapping(1.0, 0.1, None, offset_is_trim=False).forward(nan) == 0.0
+    assert mapping.throttle.forward(inf) == pytest.approx(mapping.throttle.forward(1.0))
+    bus = VirtualI2C()
+    bus.attach(PCA9685Twin(0x40))
+    from jetracer import NvidiaRacecar
+
+    with NvidiaRacecar(i2c=bus) as car:
+        car.steering = 0.5
+        car.steering_gain = nan  # a notebook slider gone wrong: the servo centres, nothing raises
+        assert read_pulse_us(car.pca, 0) == pytest.approx(1500.0, abs=TICK_US)

@@ -9,6 +9,8 @@ the car and the code that reasons about it. Torch- and hardware-free, no default
 comes from the profile's ``[car]`` section or the car's traits.
 """
 
+import math
+
 __all__ = ["clip", "PulseRange", "OutputMapping", "ActuatorMapping", "CAR_TYPES"]
 
 #: car type -> how its throttle reaches the motor: "esc" (a servo-style pulse) or "duty" (H-bridge duty)
@@ -73,13 +75,19 @@ class OutputMapping:
         return drive
 
     def value(self, command):
-        """The value sent for ``command``: gain, limits and offset applied, then clamped to [-1, 1]."""
+        """The value sent for ``command``: gain, limits and offset applied, then clamped to [-1, 1].
+        A non-finite result (a NaN command or setting) gives the neutral value: never a crash, never
+        a drive."""
         if self.offset_is_trim:
-            return clip(self._limit(command * self.gain) + self.offset)
-        if command == 0.0:
-            return 0.0
-        step = abs(self.offset) if command > 0 else -abs(self.offset)
-        return clip(self._limit(command * self.gain + step))
+            value = clip(self._limit(command * self.gain) + self.offset)
+        elif command == 0.0:
+            value = 0.0
+        else:
+            step = abs(self.offset) if command > 0 else -abs(self.offset)
+            value = clip(self._limit(command * self.gain + step))
+        if math.isfinite(value):
+            return value
+        return clip(self.offset) if self.offset_is_trim and math.isfinite(self.offset) else 0.0
 
     def command(self, value):
         """The command whose :meth:`value` is ``value`` (where the limits do not cut it), clamped
@@ -105,7 +113,8 @@ class OutputMapping:
     def inverse(self, output):
         """The command that produces ``output`` (a pulse width, or a duty): :meth:`forward` undone."""
         value = self.pulses.value(output) if self.pulses is not None else clip(output)
-        return self.command(value)
+        command = self.command(value)
+        return command if math.isfinite(command) else 0.0
 
     @property
     def neutral(self):
