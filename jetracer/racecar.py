@@ -6,6 +6,10 @@ what can go wrong: every value is clamped after gain and offset (JetRacer raises
 from the servo driver mid-drive when gain + offset exceeds 1), NaN/inf is refused and forces the
 throttle to neutral, and the outputs go neutral on construction, ``close()``, context exit and
 interpreter exit.
+
+Command to pulse is one object, :class:`~jetracer.drive.actuator.ActuatorMapping` (``car.actuator``),
+the same one the simulator's experts invert and ``jetracer calibrate`` reads the ESC neutral from.
+A car built without a profile takes the profile schema's ``[car]`` defaults.
 """
 
 import atexit
@@ -348,6 +352,8 @@ CAR_CLASSES = {"nvidia": NvidiaRacecar, "waveshare": WaveshareRacecar}
 def car_from_settings(car, i2c=None):
     """The car a profile's ``[car]`` section describes, on ``i2c`` (a bus object) or the section's
     bus number. Every setting the class has a trait for is passed; the rest are not the car's."""
-    cls = CAR_CLASSES[car["type"]]
+    cls = CAR_CLASSES.get(car["type"])
+    if cls is None:
+        raise ValueError("[car] type must be one of %s, got %r" % (", ".join(CAR_CLASSES), car["type"]))
     traits = {name: car[name] for name in cls.class_trait_names() if name in car}
     return cls(i2c=i2c if i2c is not None else car["i2c_bus"], **traits)

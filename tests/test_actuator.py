@@ -148,3 +148,10 @@ def test_non_finite_numbers_give_neutral_not_a_crash():
         car.steering = 0.5
         car.steering_gain = nan  # a notebook slider gone wrong: the servo centres, nothing raises
         assert read_pulse_us(car.pca, 0) == pytest.approx(1500.0, abs=TICK_US)
+
+
+def test_an_unknown_car_type_is_one_line():
+    from jetracer.racecar import car_from_settings
+
+    with pytest.raises(ValueError, match="nvidia, waveshare"):
+        car_from_settings(dict(Profile().car, type="traxxas"), i2c=VirtualI2C())
