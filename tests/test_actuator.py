@@ -77,6 +77,7 @@ def test_pulse_range_and_output_mapping_never_leave_their_range():
     pulses = PulseRange(1000, 2000)
     assert pulses.pulse_us(5.0) == 2000 and pulses.pulse_us(-5.0) == 1000
     assert pulses.value(3000) == 1.0 and pulses.value(0) == -1.0
+    assert PulseRange(1500, 1500).value(1600) == 0.0  # an empty range: no ZeroDivisionError
     out = OutputMapping(0.0, 0.1, pulses)
     assert out.inverse(1700) == 0.0  # a zero gain: no command moves it, and no ZeroDivisionError
     assert not math.isnan(OutputMapping(1.0, 0.0, pulses, 0.5, 0.5).forward(1e308))

@@ -42,7 +42,10 @@ class PulseRange:
         return self.center_us + clip(value) * self.half_span_us
 
     def value(self, pulse_us):
-        """The servo value that produces ``pulse_us`` (inverse of :meth:`pulse_us`), clamped."""
+        """The servo value that produces ``pulse_us`` (inverse of :meth:`pulse_us`), clamped; 0 for
+        an empty range or a non-finite pulse (no value is better than the centre there)."""
+        if not self.half_span_us or not math.isfinite(pulse_us):
+            return 0.0
         return clip((pulse_us - self.center_us) / self.half_span_us)
 
     def __repr__(self):
