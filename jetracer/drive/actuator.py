@@ -115,6 +115,8 @@ class OutputMapping:
 
     def inverse(self, output):
         """The command that produces ``output`` (a pulse width, or a duty): :meth:`forward` undone."""
+        if not math.isfinite(output):
+            return 0.0  # no reading: the neutral command
         value = self.pulses.value(output) if self.pulses is not None else clip(output)
         command = self.command(value)
         return command if math.isfinite(command) else 0.0
