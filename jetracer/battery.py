@@ -25,6 +25,7 @@ import traitlets
 
 from .errors import HardwareError
 from .i2c import DRIVER_LOCK, probe, resolve_bus
+from .profile import BATTERY_MAX_CELLS, defaults
 
 __all__ = ["CURVES", "cell_percent", "cell_voltage", "configure_ina219", "BatteryMonitor"]
 
@@ -99,6 +100,10 @@ def configure_ina219(ina, shunt_ohms=0.1):
     return ina
 
 
+#: the profile schema's [battery] defaults: a monitor built without a profile is the default profile's
+_BATTERY = defaults("battery")
+
+
 class BatteryMonitor(traitlets.HasTraits):
     """Reads an INA219 and keeps ``voltage``, ``current``, ``power``, ``percent`` and ``state``.
 
@@ -115,13 +120,14 @@ class BatteryMonitor(traitlets.HasTraits):
     state = traitlets.Enum(STATES, default_value="ok")
     error = traitlets.Unicode("", help="last read error, empty when the last read worked")
 
-    def __init__(self, i2c=None, address=0x41, cells=3, chemistry="lipo", shunt_ohms=0.1, low_percent=20.0,
-                 critical_percent=8.0, smoothing_s=5.0, hysteresis_percent=3.0, internal_resistance_ohms=0.05,
-                 period_s=1.0, clock=time.monotonic, i2c_bus=None):
+    def __init__(self, i2c=None, address=_BATTERY["i2c_address"], cells=_BATTERY["cells"],
+                 chemistry=_BATTERY["chemistry"], shunt_ohms=_BATTERY["shunt_ohms"],
+                 low_percent=_BATTERY["low_percent"], critical_percent=_BATTERY["critical_percent"],
+                 smoothing_s=_BATTERY["smoothing_s"], hysteresis_percent=_BATTERY["hysteresis_percent"],
+                 internal_resistance_ohms=_BATTERY["internal_resistance_ohms"], period_s=_BATTERY["period_s"],
+                 clock=time.monotonic, i2c_bus=None):
         super().__init__()
         _curve(chemistry)
-        from .profile import BATTERY_MAX_CELLS
-
         if not 1 <= int(cells) <= BATTERY_MAX_CELLS:
             raise ValueError("cells must be 1-%d (the INA219 reads at most 26 V), got %r" % (BATTERY_MAX_CELLS, cells))
         if not 0 <= critical_percent <= low_percent <= 100:

@@ -23,14 +23,19 @@ import traitlets
 
 from .control import ControlLaw
 from .errors import CameraError
+from .profile import default
 from .safety import StopSignal
 from .telemetry import Telemetry
 
-__all__ = ["Pilot", "MODES", "StopReason"]
+__all__ = ["Pilot", "MODES", "DRIVING_MODES", "StopReason"]
 
 log = logging.getLogger(__name__)
 
+#: every mode a pilot can be in (the profile's ``[pilot] mode`` takes one of them)
 MODES = ("stopped", "manual", "steer", "auto")
+#: the modes a person picks, in the order the pad's mode button cycles them and the web page lists
+#: them; ``stopped`` is what an e-stop gives
+DRIVING_MODES = MODES[1:]
 
 
 class StopReason:
@@ -58,16 +63,20 @@ class Pilot(traitlets.HasTraits):
     scales the throttle and stops the run with "road_lost" when the network no longer sees a road.
     """
 
+    # Built without a profile, a pilot takes the profile schema's defaults (its law too), except the
+    # mode: it starts "stopped" until told otherwise, where the default profile starts in "steer".
     mode = traitlets.Unicode("stopped")
     manual_steering = traitlets.Float(0.0)
     manual_throttle = traitlets.Float(0.0)
-    steering_gain = traitlets.Float(0.75)
-    steering_bias = traitlets.Float(0.0)
-    steering_kd = traitlets.Float(0.0)
-    throttle = traitlets.Float(0.2)
-    stale_frame_s = traitlets.Float(0.25)
-    watchdog_s = traitlets.Float(0.5, help="a frame's deadline, capture to PWM written (real time); 0: off")
-    battery_unreadable_s = traitlets.Float(10.0, help="stop when the battery monitor is blind this long; 0: off")
+    steering_gain = traitlets.Float(default("pilot", "steering_gain"))
+    steering_bias = traitlets.Float(default("pilot", "steering_bias"))
+    steering_kd = traitlets.Float(default("pilot", "steering_kd"))
+    throttle = traitlets.Float(default("pilot", "throttle"))
+    stale_frame_s = traitlets.Float(default("pilot", "stale_frame_s"))
+    watchdog_s = traitlets.Float(default("pilot", "watchdog_s"),
+                                 help="a frame's deadline, capture to PWM written (real time); 0: off")
+    battery_unreadable_s = traitlets.Float(default("battery", "unreadable_stop_s"),
+                                           help="stop when the battery monitor is blind this long; 0: off")
     # what the pilot is doing, for widgets and the OLED
     x = traitlets.Float(0.0)
     y = traitlets.Float(0.0)
@@ -80,7 +89,11 @@ class Pilot(traitlets.HasTraits):
     overruns = traitlets.Int(0)
 
     def __init__(self, car, camera, engine=None, policy=None, law=None, battery=None, clock=None,
-                 telemetry=None, loop_hz=0.0, road_monitor=None, speed_from_model=True, **traits):
+                 telemetry=None, loop_hz=None, road_monitor=None, speed_from_model=None, **traits):
+        # None: the profile schema's [pilot] loop_hz / speed_from_model
+        loop_hz = default("pilot", "loop_hz") if loop_hz is None else loop_hz
+        if speed_from_model is None:
+            speed_from_model = default("pilot", "speed_from_model")
         # plain attributes first: the trait observers below use them while traits are set
         self.road_monitor = road_monitor
         # a model with a throttle output (its last pair; see jetracer.data.throttle) sets the speed itself

@@ -11,14 +11,22 @@ import sys
 from pathlib import Path
 
 from .errors import ProfileError
-
-if sys.version_info >= (3, 11):
-    import tomllib as _toml  # novermin (guarded by the version check)
-else:  # Python 3.8-3.10 (the Jetson images)
-    import tomli as _toml
+from .models.convention import DEFAULT_CATEGORY
 
 __all__ = ["SCHEMA", "Profile", "load_profile", "profile_dirs", "resolve_profile_path", "make_car",
-           "save_profile_values", "default_profile_name"]
+           "save_profile_values", "default_profile_name", "default", "defaults"]
+
+
+def _toml():
+    """The TOML reader, imported when a file is read: the schema (and the defaults the car, the
+    pilot and the monitors take from it) must not need a TOML library."""
+    if sys.version_info >= (3, 11):
+        import tomllib  # novermin (guarded by the version check)
+
+        return tomllib
+    import tomli  # Python 3.6-3.10 (the Jetson images)
+
+    return tomli
 
 # section -> key -> (type, default, help). ``float`` keys accept integers.
 SCHEMA = {
@@ -126,7 +134,7 @@ SCHEMA = {
                                    "while moving -> neutral; in auto, e-stop"),
         "max_throttle": (float, 0.5, "throttle at full stick"),
         "record_dir": (str, "data/teleop", "where recording writes XY samples"),
-        "record_category": (str, "apex", "XY dataset category folder for recorded frames"),
+        "record_category": (str, DEFAULT_CATEGORY, "XY dataset category folder for recorded frames"),
         "record_lookahead": (float, 0.4, "label row of recorded frames, as a fraction of the image height"),
         "steering_axis": (str, "", "evdev axis that steers (e.g. ABS_X); empty keeps the pad mapping's"),
         "throttle_axis": (str, "", "one evdev axis for throttle, up = forward (e.g. ABS_RY); empty keeps triggers"),
@@ -144,7 +152,7 @@ SCHEMA = {
         "max_throttle": (float, 0.5, "the highest throttle cap the page's slider may set"),
         "throttle_cap": (float, 0.25, "the throttle cap a session starts with"),
         "dataset_dir": (str, "data/xy", "XY dataset the Label and Data pages work on"),
-        "category": (str, "apex", "category the Label page starts with"),
+        "category": (str, DEFAULT_CATEGORY, "category the Label page starts with"),
         "runs_dir": (str, "runs", "telemetry logs of web drives; the Runs page also reads [pilot] log_path's folder"),
         "jpeg_quality": (int, 80, "camera stream JPEG quality (1-95)"),
         "login_attempts": (int, 5, "wrong tokens per address per minute before it is locked out"),
@@ -194,6 +202,18 @@ SAFETY_BOUNDS = {
               ("sim", "lockstep_watchdog_s", 0.05, 60.0)),
 }
 
+
+def default(section, key):
+    """The schema's default for ``[section] key``: what every constructor that takes the setting
+    (car, pilot, control law, monitors, recorder) uses when it is built without a profile."""
+    return SCHEMA[section][key][1]
+
+
+def defaults(section):
+    """``{key: default}`` of one section."""
+    return {key: spec[1] for key, spec in SCHEMA[section].items()}
+
+
 _TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
 
 
@@ -236,11 +256,14 @@ class Profile:
         self._check_values(where)
 
     def _check_values(self, where):
-        choices = {("car", "type"): ("nvidia", "waveshare"),
+        from .drive.actuator import CAR_TYPES
+        from .pilot import MODES
+
+        choices = {("car", "type"): tuple(CAR_TYPES),
                    ("camera", "type"): ("csi", "usb", "video", "sim"),
                    ("camera", "format"): ("auto", "raw", "mjpeg"),
                    ("camera", "lens"): ("fisheye", "pinhole"),
-                   ("pilot", "mode"): ("stopped", "manual", "steer", "auto"),
+                   ("pilot", "mode"): MODES,
                    ("pilot", "throttle_mode"): ("constant", "adaptive"),
                    ("battery", "chemistry"): ("lipo", "liion"),
                    ("engine", "backend"): ("auto", "tensorrt", "onnxruntime", "torch")}
@@ -326,10 +349,13 @@ class Profile:
             low, high = car["throttle_min_pulse_us"], car["throttle_max_pulse_us"]
             need(low < car["esc_neutral_us"] < high, "car", "esc_neutral_us",
                  "must lie inside throttle_min_pulse_us..throttle_max_pulse_us (%g..%g us)" % (low, high))
-            neutral_us = low + (car["throttle_offset"] + 1.0) / 2.0 * (high - low)
-            span = (high - low) / 2.0
-            lo_off = (car["esc_neutral_us"] - NEUTRAL_TOLERANCE_US - low) / span - 1.0
-            hi_off = (car["esc_neutral_us"] + NEUTRAL_TOLERANCE_US - low) / span - 1.0
+            from .drive.actuator import ActuatorMapping
+
+            throttle = ActuatorMapping.from_settings(car).throttle
+            neutral_us = throttle.neutral  # the pulse the car writes at throttle 0
+            # the offsets (servo values at throttle 0) that land within the tolerance of the ESC's neutral
+            lo_off = throttle.pulses.value(car["esc_neutral_us"] - NEUTRAL_TOLERANCE_US)
+            hi_off = throttle.pulses.value(car["esc_neutral_us"] + NEUTRAL_TOLERANCE_US)
             need(abs(neutral_us - car["esc_neutral_us"]) <= NEUTRAL_TOLERANCE_US, "car", "throttle_offset",
                  "throttle 0 would send %.0f us, not the ESC's neutral %g us: allowed %.4f to %.4f with this "
                  "pulse range (or set esc_neutral_us)" % (neutral_us, car["esc_neutral_us"], lo_off, hi_off))
@@ -513,10 +539,11 @@ def load_profile(name_or_path=None, sim=False):
     if isinstance(name_or_path, Profile):
         return name_or_path
     path = resolve_profile_path(name_or_path or default_profile_name(sim))
+    toml = _toml()
     try:
         with open(path, "rb") as f:
-            data = _toml.load(f)
-    except _toml.TOMLDecodeError as exc:
+            data = toml.load(f)
+    except toml.TOMLDecodeError as exc:
         raise ProfileError("%s: not valid TOML: %s" % (path, exc)) from None
     except UnicodeDecodeError as exc:  # TOML is UTF-8: a file saved in another encoding, or not text
         raise ProfileError("%s: not UTF-8 text (byte 0x%02x at offset %d): save it as UTF-8" % (
@@ -558,9 +585,10 @@ def save_profile_values(path, updates):
                 lines.insert(start + 1, "%s = %s" % (key, text))
                 end += 1
     data = "\n".join(lines) + "\n"
+    toml = _toml()
     try:
-        parsed = _toml.loads(data)
-    except _toml.TOMLDecodeError as exc:
+        parsed = toml.loads(data)
+    except toml.TOMLDecodeError as exc:
         raise ProfileError("%s: could not update the profile: %s" % (path, exc)) from None
     Profile(parsed, name=path.stem, path=path)
     atomic_write_bytes(path, data.encode("utf-8"))
@@ -568,20 +596,6 @@ def save_profile_values(path, updates):
 
 def make_car(profile, i2c=None):
     """The car object a profile describes, on ``i2c`` (a bus object) or the profile's bus."""
-    from .racecar import NvidiaRacecar, WaveshareRacecar
+    from .racecar import car_from_settings
 
-    car = profile.car
-    common = dict(i2c_address=car["i2c_address"], steering_channel=car["steering_channel"],
-                  steering_gain=car["steering_gain"], steering_offset=car["steering_offset"],
-                  throttle_gain=car["throttle_gain"], throttle_offset=car["throttle_offset"],
-                  throttle_forward_limit=car["throttle_forward_limit"],
-                  throttle_reverse_limit=car["throttle_reverse_limit"], pwm_frequency=car["pwm_frequency"],
-                  steering_min_pulse_us=car["steering_min_pulse_us"],
-                  steering_max_pulse_us=car["steering_max_pulse_us"])
-    bus = i2c if i2c is not None else car["i2c_bus"]
-    if car["type"] == "waveshare":
-        return WaveshareRacecar(i2c=bus, motor_i2c_address=car["motor_i2c_address"],
-                                motor_pwm_frequency=car["motor_pwm_frequency"], **common)
-    return NvidiaRacecar(i2c=bus, throttle_channel=car["throttle_channel"],
-                         throttle_min_pulse_us=car["throttle_min_pulse_us"],
-                         throttle_max_pulse_us=car["throttle_max_pulse_us"], **common)
+    return car_from_settings(profile.car, i2c=i2c)

@@ -6,6 +6,10 @@ what can go wrong: every value is clamped after gain and offset (JetRacer raises
 from the servo driver mid-drive when gain + offset exceeds 1), NaN/inf is refused and forces the
 throttle to neutral, and the outputs go neutral on construction, ``close()``, context exit and
 interpreter exit.
+
+Command to pulse is one object, :class:`~jetracer.drive.actuator.ActuatorMapping` (``car.actuator``),
+the same one the simulator's experts invert and ``jetracer calibrate`` reads the ESC neutral from.
+A car built without a profile takes the profile schema's ``[car]`` defaults.
 """
 
 import atexit
@@ -15,9 +19,13 @@ import weakref
 
 import traitlets
 
+from .drive.actuator import ActuatorMapping, PulseRange
+from .drive.actuator import clip as _clip
 from .i2c import DRIVER_LOCK, probe, resolve_bus
+from .profile import SCHEMA, default
 
-__all__ = ["Racecar", "NvidiaRacecar", "WaveshareRacecar", "neutral_all_cars", "read_pulse_us"]
+__all__ = ["Racecar", "NvidiaRacecar", "WaveshareRacecar", "CAR_CLASSES", "car_from_settings", "neutral_all_cars",
+           "read_pulse_us"]
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +44,9 @@ def neutral_all_cars():
 atexit.register(neutral_all_cars)
 
 
-def _clip(value, low=-1.0, high=1.0):
-    return low if value < low else high if value > high else value
+def _car(key):
+    """The profile schema's ``[car]`` default: a car built without a profile is the default profile's."""
+    return default("car", key)
 
 
 class Racecar(traitlets.HasTraits):
@@ -130,26 +139,43 @@ class _PwmCar(Racecar):
         if self._owns_bus and hasattr(self.i2c, "deinit"):
             self.i2c.deinit()  # a bus we opened from a number; a bus object passed in stays the caller's
 
-    i2c_address = traitlets.Int(0x40)
-    steering_channel = traitlets.Int(0)
-    steering_gain = traitlets.Float(-0.65)
-    steering_offset = traitlets.Float(0.0)
-    throttle_gain = traitlets.Float(0.8)
-    throttle_offset = traitlets.Float(0.0)
-    throttle_forward_limit = traitlets.Float(1.0, help="largest forward drive sent to the ESC (after the gain)")
-    throttle_reverse_limit = traitlets.Float(1.0, help="largest reverse drive sent to the ESC (magnitude)")
-    pwm_frequency = traitlets.Float(50.0)
-    steering_min_pulse_us = traitlets.Float(750.0)
-    steering_max_pulse_us = traitlets.Float(2250.0)
+    #: the car type these classes drive (a profile's ``[car] type``): picks the throttle mapping
+    car_type = "nvidia"
 
-    def _limit_output(self, drive):
-        """Clamp the drive (ESC value minus its neutral, after the gain) to the forward/reverse limits:
-        the limits bound what reaches the ESC, whatever the gain."""
-        return _clip(drive, -abs(self.throttle_reverse_limit), abs(self.throttle_forward_limit))
+    i2c_address = traitlets.Int(_car("i2c_address"))
+    steering_channel = traitlets.Int(_car("steering_channel"))
+    steering_gain = traitlets.Float(_car("steering_gain"))
+    steering_offset = traitlets.Float(_car("steering_offset"))
+    throttle_gain = traitlets.Float(_car("throttle_gain"))
+    throttle_offset = traitlets.Float(_car("throttle_offset"))
+    throttle_forward_limit = traitlets.Float(_car("throttle_forward_limit"),
+                                             help="largest forward drive sent to the ESC (after the gain)")
+    throttle_reverse_limit = traitlets.Float(_car("throttle_reverse_limit"),
+                                             help="largest reverse drive sent to the ESC (magnitude)")
+    pwm_frequency = traitlets.Float(_car("pwm_frequency"))
+    steering_min_pulse_us = traitlets.Float(_car("steering_min_pulse_us"))
+    steering_max_pulse_us = traitlets.Float(_car("steering_max_pulse_us"))
+
+    def settings(self):
+        """The car's settings now, under the profile's ``[car]`` key names (``type`` included): the
+        traits carry those names, so this is what a profile for this car would say."""
+        names = (name for name in self.trait_names() if name in SCHEMA["car"])
+        return dict({name: getattr(self, name) for name in names}, type=self.car_type)
+
+    @property
+    def actuator(self):
+        """The :class:`~jetracer.drive.actuator.ActuatorMapping` the current traits describe (built
+        on each use: a notebook slider or ``jetracer calibrate`` changes the traits live)."""
+        return ActuatorMapping.from_settings(self.settings())
 
     def steering_value(self):
         """The servo value actually sent for steering: gain and offset applied, then clamped."""
-        return _clip(self.steering * self.steering_gain + self.steering_offset)
+        return self.actuator.steering.value(self.steering)
+
+    def throttle_value(self):
+        """The throttle output's value: gain, the forward/reverse limits and the offset, clamped
+        (the ESC's servo value, or the motors' signed duty)."""
+        return self.actuator.throttle.value(self.throttle)
 
     @traitlets.observe("steering", "steering_gain", "steering_offset")
     def _steering_changed(self, change):
@@ -185,20 +211,21 @@ def read_pulse_us(pca, channel):
 
 class PulseOutput:
     """One PCA9685 channel driven like Adafruit's ``ContinuousServo`` (-1 -> ``min_pulse_us``,
-    +1 -> ``max_pulse_us``, linear), but rounded to the nearest 12-bit tick instead of truncated
-    twice, and never raising: the value is clamped to [-1, 1] first."""
+    +1 -> ``max_pulse_us``, linear: :class:`~jetracer.drive.actuator.PulseRange`), but rounded to
+    the nearest 12-bit tick instead of truncated twice, and never raising: the value is clamped to
+    [-1, 1] first."""
 
-    def __init__(self, pwm_channel, min_pulse_us=750.0, max_pulse_us=2250.0):
+    def __init__(self, pwm_channel, min_pulse_us, max_pulse_us):
         self._channel = pwm_channel
         self.set_pulse_width_range(min_pulse_us, max_pulse_us)
 
     def set_pulse_width_range(self, min_pulse_us, max_pulse_us):
-        self.min_pulse_us, self.max_pulse_us = float(min_pulse_us), float(max_pulse_us)
+        self.pulses = PulseRange(min_pulse_us, max_pulse_us)
+        self.min_pulse_us, self.max_pulse_us = self.pulses.min_us, self.pulses.max_us
         self._tick_us = 1e6 / self._channel.frequency / 4096.0
 
     def pulse_us_for(self, value):
-        value = _clip(value)
-        return self.min_pulse_us + (value + 1.0) / 2.0 * (self.max_pulse_us - self.min_pulse_us)
+        return self.pulses.pulse_us(value)
 
     @property
     def throttle(self):
@@ -222,9 +249,9 @@ class NvidiaRacecar(_PwmCar):
     with neither, the board's default bus is opened. Extra keyword arguments set traits.
     """
 
-    throttle_channel = traitlets.Int(1)
-    throttle_min_pulse_us = traitlets.Float(750.0)
-    throttle_max_pulse_us = traitlets.Float(2250.0)
+    throttle_channel = traitlets.Int(_car("throttle_channel"))
+    throttle_min_pulse_us = traitlets.Float(_car("throttle_min_pulse_us"))
+    throttle_max_pulse_us = traitlets.Float(_car("throttle_max_pulse_us"))
 
     def __init__(self, i2c=None, i2c_bus=None, **kwargs):
         super().__init__(**kwargs)
@@ -245,15 +272,10 @@ class NvidiaRacecar(_PwmCar):
         return {"steering": round(read_pulse_us(self.pca, self.steering_channel), 2),
                 "throttle": round(read_pulse_us(self.pca, self.throttle_channel), 2)}
 
-    def throttle_value(self):
-        """The ESC value actually sent: gain, then the forward/reverse limits, then the offset; clamped."""
-        return _clip(self._limit_output(self.throttle * self.throttle_gain) + self.throttle_offset)
-
     def neutral_outputs(self):
         """``(address, channel, pulse_us)`` that stop the car: the ESC's pulse at throttle 0. For the
         watchdogs, which write it over their own bus handle."""
-        pulse = self.throttle_motor.pulse_us_for(_clip(self.throttle_offset))
-        return [(self.i2c_address, self.throttle_channel, pulse)]
+        return [(self.i2c_address, self.throttle_channel, self.actuator.throttle.neutral)]
 
     def _write_throttle(self):
         with DRIVER_LOCK:
@@ -279,9 +301,10 @@ class WaveshareRacecar(_PwmCar):
     """Waveshare JetRacer AI kit: steering servo on the PCA9685 at 0x40 (channel 0), two drive
     motors through H-bridges fed by a second PCA9685 at 0x60 running at 1600 Hz."""
 
-    motor_i2c_address = traitlets.Int(0x60)
-    motor_pwm_frequency = traitlets.Float(1600.0)
-    throttle_gain = traitlets.Float(0.8)
+    car_type = "waveshare"
+
+    motor_i2c_address = traitlets.Int(_car("motor_i2c_address"))
+    motor_pwm_frequency = traitlets.Float(_car("motor_pwm_frequency"))
 
     def __init__(self, i2c=None, i2c_bus=None, **kwargs):
         super().__init__(**kwargs)
@@ -295,13 +318,6 @@ class WaveshareRacecar(_PwmCar):
                                          self.steering_max_pulse_us)
         self._ready = True
         self.neutral()
-
-    def throttle_value(self):
-        """Signed motor drive in [-1, 1]: gain and offset applied, then the forward/reverse limits."""
-        t = self.throttle
-        if t == 0.0:
-            return 0.0
-        return _clip(self._limit_output(t * self.throttle_gain + math.copysign(self.throttle_offset, t)))
 
     def neutral_outputs(self):
         """Every H-bridge channel of the motor board fully off (``None``): the motors coast."""
@@ -327,3 +343,17 @@ class WaveshareRacecar(_PwmCar):
         with DRIVER_LOCK:
             for ch, duty in self._motor_levels().items():
                 self.motor_pca.channels[ch].duty_cycle = duty
+
+
+#: ``[car] type`` -> the class that drives it (the one place the car type picks a class)
+CAR_CLASSES = {"nvidia": NvidiaRacecar, "waveshare": WaveshareRacecar}
+
+
+def car_from_settings(car, i2c=None):
+    """The car a profile's ``[car]`` section describes, on ``i2c`` (a bus object) or the section's
+    bus number. Every setting the class has a trait for is passed; the rest are not the car's."""
+    cls = CAR_CLASSES.get(car["type"])
+    if cls is None:
+        raise ValueError("[car] type must be one of %s, got %r" % (", ".join(CAR_CLASSES), car["type"]))
+    traits = {name: car[name] for name in cls.class_trait_names() if name in car}
+    return cls(i2c=i2c if i2c is not None else car["i2c_bus"], **traits)

@@ -8,6 +8,7 @@ number sets the value, Enter accepts, `q` quits without saving. Throttle is neut
 
 import sys
 
+from ..drive.actuator import ActuatorMapping
 from ._common import add_profile_argument, add_sim_argument, profile_from_args
 
 NUDGE, BIG_NUDGE = 0.01, 0.05
@@ -85,9 +86,9 @@ class Wizard:
             car.throttle_gain = t_gain
         values = {"steering_offset": round(offset, 4), "steering_gain": round(gain, 4),
                   "throttle_offset": round(t_offset, 4), "throttle_gain": round(t_gain, 4)}
-        motor = getattr(car, "throttle_motor", None)
-        if motor is not None:  # where the ESC stopped creeping is its neutral: the profile's envelope checks it
-            values["esc_neutral_us"] = round(motor.pulse_us_for(round(t_offset, 4)), 1)
+        found = ActuatorMapping.from_settings(dict(car.settings(), **values))
+        if found.throttle_output == "esc":  # where the ESC stopped creeping is its neutral: the profile checks it
+            values["esc_neutral_us"] = round(found.throttle.neutral, 1)
         return {"car": values}
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..control import steering_from_x
 from ..errors import DataError
 from ..util.atomic import atomic_write_bytes
 from .xy import save_sample
@@ -133,7 +134,7 @@ def collect(out, frames, track="oval", seed=0, category="apex", profile=None, lo
                         break
                 x_n = 2.0 * (uv[0] / world.renderer.camera.width - 0.5)
                 wander = 0.85 * wander + rng.normal(0.0, noise_sd) * math.sqrt(1 - 0.85 ** 2)
-                car.steering = float(np.clip(x_n * gain + bias + wander, -1.0, 1.0))
+                car.steering = float(np.clip(steering_from_x(x_n, gain, bias) + wander, -1.0, 1.0))
                 car.throttle = throttle
                 world.step()
                 s_hint = world.metrics.s

@@ -12,7 +12,9 @@ import logging
 import math
 from pathlib import Path
 
+from ..control import steering_from_x
 from ..errors import DataError
+from ..profile import defaults
 from ..teleop.recorder import steering_to_label
 from ..util.atomic import atomic_write_bytes
 from .donkey_tub import TubWriter, read_tub
@@ -21,6 +23,9 @@ from .xy import list_samples, normalise_xy, sample_name
 __all__ = ["import_tubs", "export_tub", "write_extra_labels", "read_extra_labels"]
 
 log = logging.getLogger(__name__)
+
+#: the profile schema's defaults: the label mapping is the default profile's unless told otherwise
+_PILOT, _TELEOP = defaults("pilot"), defaults("teleop")
 
 _SIDECAR = "labels.json"
 _FORMAT = "jetracer-labels"
@@ -97,7 +102,8 @@ def _image_size(path):
         return img.size
 
 
-def import_tubs(tubs, out, category="apex", gain=0.75, bias=0.0, lookahead=0.4):
+def import_tubs(tubs, out, category=_TELEOP["record_category"], gain=_PILOT["steering_gain"],
+                bias=_PILOT["steering_bias"], lookahead=_TELEOP["record_lookahead"]):
     """Turn Donkeycar tubs into ``out/category/{x}_{y}_{uuid}.jpg`` plus sidecar labels.
 
     Returns {"imported", "deleted", "skipped", "tubs"}: records written, records the tubs mark
@@ -166,7 +172,8 @@ def _import_into(tubs, folder, totals, gain, bias, lookahead):
             write_extra_labels(folder, entries)
 
 
-def export_tub(datasets, out, gain=0.75, bias=0.0, throttle=0.2, max_len=1000):
+def export_tub(datasets, out, gain=_PILOT["steering_gain"], bias=_PILOT["steering_bias"],
+               throttle=_PILOT["throttle"], max_len=1000):
     """Write the XY datasets ``datasets`` as one new Donkeycar Tub v2 at ``out``.
 
     ``user/angle`` = clamp(x_n * gain + bias), the steering the pilot would give for the label;
@@ -204,7 +211,7 @@ def _export_into(samples, out, gain, bias, throttle, max_len):
                 log.warning("skipping %s: cannot read the image (%s)", sample.path, exc)
                 continue
             x_n, _ = normalise_xy(sample.x, sample.y, width, height)
-            angle = max(-1.0, min(1.0, x_n * gain + bias))
+            angle = max(-1.0, min(1.0, steering_from_x(x_n, gain, bias)))
             extra = sidecars[folder].get(sample.path.name, {})
             exact = extra.get("steering")
             if (isinstance(exact, (int, float)) and not isinstance(exact, bool) and math.isfinite(exact)

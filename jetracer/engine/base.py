@@ -12,6 +12,7 @@ import time
 import numpy as np
 
 from ..errors import EngineError
+from ..models.convention import DEFAULT_CATEGORY
 
 __all__ = ["Engine", "Resizer", "check_frame"]
 
@@ -75,7 +76,7 @@ class Engine:
     def __init__(self, meta):
         self.meta = dict(meta)
         self.input_size = tuple(int(v) for v in meta["input_size"])
-        self.categories = list(meta.get("categories") or ["road"])
+        self.categories = list(meta.get("categories") or [DEFAULT_CATEGORY])
         self.precision = meta.get("precision", "fp32")
         self.pad = tuple(int(v) for v in meta.get("pad", (0, 0)))
         self.pad_value = tuple(float(v) for v in meta.get("pad_value", (0.0, 0.0, 0.0)))

@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 
 from ..errors import ModelError
+from ..models.convention import DEFAULT_CATEGORY
 from ..util.atomic import atomic_save_torch, atomic_write_bytes
 
 __all__ = ["FORMATS", "JETRACER_ARCHS", "export_model", "export_jetracer", "export_onnx_file", "ONNX_INPUT",
@@ -57,7 +58,7 @@ def export_jetracer(model_path, out):
     state = {k: v.detach().float().cpu().clone() if v.is_floating_point() else v.detach().cpu().clone()
              for k, v in model.state_dict().items()}
     atomic_save_torch(state, out)
-    categories = list(meta.get("categories") or ["apex"])
+    categories = list(meta.get("categories") or [DEFAULT_CATEGORY])
     notes = []
     if was:
         notes.append("first convolution converted from %s to JetRacer's BGR input" % was)

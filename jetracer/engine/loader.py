@@ -23,10 +23,11 @@ log = logging.getLogger(__name__)
 def engine_meta(model_meta):
     """The parts of a checkpoint's metadata an engine needs, with JetRacer's defaults (its input
     convention included: a model that does not say is a JetRacer model)."""
-    from ..models.convention import input_convention
+    from ..models.convention import DEFAULT_CATEGORY, input_convention
 
     model_meta = dict(model_meta or {})
-    meta = {"arch": model_meta.get("arch", "resnet18"), "categories": list(model_meta.get("categories") or ["road"])}
+    meta = {"arch": model_meta.get("arch", "resnet18"),
+            "categories": list(model_meta.get("categories") or [DEFAULT_CATEGORY])}
     meta.update(input_convention(model_meta))
     meta["throttle_output"] = bool(model_meta.get("throttle_output", False))  # last pair: (throttle, unused)
     return meta
@@ -53,7 +54,9 @@ def fold_model(model, meta):
         outputs = folded(torch.zeros(1, 3, h + 2 * ph, w + 2 * pw)).shape[-1]
     if outputs != 2 * len(meta["categories"]):
         if len(meta["categories"]) == 1 and outputs % 2 == 0:
-            meta["categories"] = ["category%d" % i for i in range(outputs // 2)]
+            from ..models.convention import default_categories
+
+            meta["categories"] = default_categories(outputs // 2)
         else:
             raise EngineError("the model has %d outputs but %d categories: expected 2 per category"
                               % (outputs, len(meta["categories"])))

@@ -492,7 +492,7 @@ def _load_torch2trt_plugins():
 def engine_from_torch2trt_state(state, path, trt=None):
     """An engine for JetRacer's ``torch.save(model_trt.state_dict())``: its TensorRT engine fed the
     BGR frame unswapped, /255, ImageNet mean/std in RGB order (JetRacer's ``preprocess``)."""
-    from .fold import IMAGENET_MEAN, IMAGENET_STD
+    from ..models.convention import IMAGENET_MEAN, IMAGENET_STD, default_categories
 
     trt = trt or require("tensorrt")
     require_torch2trt(trt)
@@ -510,7 +510,7 @@ def engine_from_torch2trt_state(state, path, trt=None):
     n_out = int(np.prod([abs(d) for d in outputs[0]["shape"]]))
     if n_out < 2 or n_out % 2:
         raise EngineError("%s has %d outputs, not (x, y) pairs: this is not a road-following engine" % (path, n_out))
-    categories = ["apex"] if n_out == 2 else ["category%d" % i for i in range(n_out // 2)]
+    categories = default_categories(n_out // 2)
     half = inputs[0]["dtype"] == "float16"
     meta = {"backend": "tensorrt", "format": "torch2trt", "input_size": [abs(d) for d in inputs[0]["shape"][2:]],
             "categories": categories, "precision": "fp16" if half else "fp32", "channel_order": "BGR",

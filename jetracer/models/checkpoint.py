@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..errors import ModelError
 from ..util.atomic import atomic_save_torch
-from .convention import IMAGENET_MEAN, IMAGENET_STD, JETRACER, input_convention
+from .convention import DEFAULT_CATEGORY, IMAGENET_MEAN, IMAGENET_STD, JETRACER, default_categories, input_convention
 from .factory import ARCHS, build_model
 
 __all__ = ["FORMAT", "VERSION", "IMAGENET_MEAN", "IMAGENET_STD", "default_meta", "save_checkpoint",
@@ -35,7 +35,7 @@ _HEAD_WEIGHT = {"resnet18": "fc.weight", "resnet34": "fc.weight",
 
 def default_meta():
     """What a JetRacer model implies: resnet18, one "apex" category, 224x224, JetRacer's input convention."""
-    return {"arch": "resnet18", "input_size": [224, 224], "categories": ["apex"],
+    return {"arch": "resnet18", "input_size": [224, 224], "categories": [DEFAULT_CATEGORY],
             "channel_order": JETRACER["channel_order"], "mean": list(JETRACER["mean"]), "std": list(JETRACER["std"]),
             "val_loss": None, "dataset": {}}
 
@@ -141,7 +141,7 @@ def check_model_meta(meta, path, error=ModelError):
             raise bad(field, "must be 3 numbers")
     if "std" in meta and not all(v > 0 for v in meta["std"]):
         raise bad("std", "must be 3 numbers above 0")
-    categories = meta.get("categories", ["road"])
+    categories = meta.get("categories", [DEFAULT_CATEGORY])
     if not (isinstance(categories, list) and categories and all(isinstance(c, str) for c in categories)):
         raise bad("categories", "must be a list of names")
     order = meta.get("channel_order", "RGB")
@@ -156,7 +156,7 @@ def load_model(path, map_location="cpu"):
     if arch not in ARCHS:
         raise ModelError("%s names arch %r, which this jetracer does not know (it knows %s)" % (
             path, arch, ", ".join(sorted(ARCHS))))
-    categories = meta.get("categories") or ["apex"]
+    categories = meta.get("categories") or [DEFAULT_CATEGORY]
     model = build_model(arch, num_categories=len(categories))
     _check_fit(model, state, arch, path)
     model.load_state_dict(state)
@@ -225,8 +225,7 @@ def _default_categories(state, arch, path):
     if outputs % 2:
         raise ModelError("%s: the head has %d outputs, not (x, y) pairs: this is not a road-following model "
                          "(JetRacer's has fc = Linear(512, 2))" % (path, outputs))
-    n = outputs // 2
-    return ["apex"] if n == 1 else ["category%d" % i for i in range(n)]
+    return default_categories(outputs // 2)
 
 
 def _check_fit(model, state, arch, path):

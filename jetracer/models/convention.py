@@ -19,8 +19,8 @@ import math
 
 from ..errors import ModelError
 
-__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "JETRACER", "OURS", "RULES", "input_convention", "describe",
-           "same_convention"]
+__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "JETRACER", "OURS", "RULES", "DEFAULT_CATEGORY", "default_categories",
+           "input_convention", "describe", "same_convention"]
 
 #: Bumped whenever the reading of a model's convention changes (2: plain state_dicts are JetRacer's BGR),
 #: so engines cached under the old reading are rebuilt instead of reused.
@@ -28,6 +28,17 @@ RULES = "input-convention-2"
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+
+#: The category of a model (or dataset folder) that does not name one: JetRacer's road-following
+#: notebooks collect into ``apex``. Checkpoints, engines, exports and the profile's dataset settings use it.
+DEFAULT_CATEGORY = "apex"
+
+
+def default_categories(pairs):
+    """Category names for a head with ``pairs`` (x, y) outputs that names none: JetRacer's one
+    category, or ``category0``, ``category1``... for several."""
+    return [DEFAULT_CATEGORY] if pairs == 1 else ["category%d" % i for i in range(pairs)]
+
 
 #: JetRacer's notebooks (and every plain state_dict): BGR frame, statistics listed in RGB order.
 JETRACER = {"channel_order": "BGR", "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD)}

@@ -1,13 +1,15 @@
 """An expert driver that sees ground truth: pure pursuit on the centreline, slowing for curves.
 
 It produces *car commands* (steering, throttle in [-1, 1]), not wheel angles: the desired wheel
-angle and speed are converted back through the simulated servo/ESC mapping and the profile's
-gains, offsets and pulse ranges, so the expert drives the car through ``NvidiaRacecar`` like any
-other pilot (and labels data with commands a real pilot could have produced).
+angle and speed are converted back through the simulated servo/ESC mapping and the car's own
+actuator mapping (:class:`~jetracer.drive.actuator.ActuatorMapping`, the object the car drives its
+PCA9685 with), so the expert drives the car through ``NvidiaRacecar`` like any other pilot (and
+labels data with commands a real pilot could have produced).
 """
 
 import math
 
+from ..drive.actuator import ActuatorMapping, clip
 from .vehicle import esc_pulse_for, servo_pulse_for
 
 __all__ = ["ExpertDriver"]
@@ -85,29 +87,25 @@ class ExpertDriver:
         """Policy form for :func:`jetracer.sim.run.drive_lockstep`."""
         return self.command()
 
+    @property
+    def actuator(self):
+        """The car's actuator mapping (from the profile the world was built with)."""
+        return ActuatorMapping.from_settings(self.world.profile.car)
+
     def to_commands(self, wheel_angle, speed):
         """Car commands that make the simulated servo/ESC produce ``wheel_angle`` and ``speed``."""
         world = self.world
-        sim, car = world.sim, world.profile.car
-        servo_value = _servo_value(servo_pulse_for(wheel_angle, sim), car["steering_min_pulse_us"],
-                                   car["steering_max_pulse_us"])
-        steering = (servo_value - car["steering_offset"]) / car["steering_gain"] if car["steering_gain"] else 0.0
+        steering = self.actuator.steering.inverse(servo_pulse_for(wheel_angle, world.sim))
         # feed-forward on the target speed plus a proportional term on the speed error
         v = world.vehicle.speed
-        drive = (speed + 0.8 * (speed - v)) / sim["top_speed_mps"]
+        drive = (speed + 0.8 * (speed - v)) / world.sim["top_speed_mps"]
         drive = min(1.0, max(0.01, drive)) if speed > 0 else 0.0
-        if car["type"] == "waveshare":
-            value = drive
-        else:
-            value = _servo_value(esc_pulse_for(drive, sim), car["throttle_min_pulse_us"], car["throttle_max_pulse_us"])
-        throttle = (value - car["throttle_offset"]) / car["throttle_gain"] if car["throttle_gain"] else 0.0
-        return _clip(steering), _clip(throttle)
+        return clip(steering), self.throttle_for_drive(drive)
 
-
-def _servo_value(pulse_us, min_us, max_us):
-    """The Adafruit ContinuousServo value that produces ``pulse_us`` on a [min_us, max_us] servo."""
-    return _clip((pulse_us - (min_us + max_us) / 2.0) / ((max_us - min_us) / 2.0))
-
-
-def _clip(x, lo=-1.0, hi=1.0):
-    return lo if x < lo else hi if x > hi else x
+    def throttle_for_drive(self, drive):
+        """The car command whose output makes the simulated motor drive at ``drive`` (fraction of
+        full forward): through the sim ESC's pulse mapping on an ESC car, the duty itself on an
+        H-bridge car, then the actuator mapping's inverse."""
+        actuator = self.actuator
+        output = esc_pulse_for(drive, self.world.sim) if actuator.throttle_output == "esc" else drive
+        return clip(actuator.throttle.inverse(output))

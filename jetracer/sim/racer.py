@@ -90,16 +90,5 @@ class RacerDriver(ExpertDriver):
 
     def steady_throttle(self, speed):
         """The car command (``throttle`` in [0, 1]) whose ESC drive holds ``speed`` on the flat."""
-        sim, car = self.world.sim, self.world.profile.car
-        drive = min(1.0, max(0.0, speed / sim["top_speed_mps"]))
-        if drive == 0.0:
-            return 0.0
-        if car["type"] == "waveshare":
-            value = drive
-        else:
-            from .expert import _servo_value
-            from .vehicle import esc_pulse_for
-
-            value = _servo_value(esc_pulse_for(drive, sim), car["throttle_min_pulse_us"], car["throttle_max_pulse_us"])
-        throttle = (value - car["throttle_offset"]) / car["throttle_gain"] if car["throttle_gain"] else 0.0
-        return max(-1.0, min(1.0, throttle))
+        drive = min(1.0, max(0.0, speed / self.world.sim["top_speed_mps"]))
+        return 0.0 if drive == 0.0 else self.throttle_for_drive(drive)

@@ -12,6 +12,7 @@ import time
 
 import traitlets
 
+from ..pilot import DRIVING_MODES
 from .codes import EV_ABS
 from .events import KEEPALIVE, PadStatus, from_evdev
 from .mapping import PadInput, apply_overrides, load_mapping, select_mapping
@@ -21,8 +22,8 @@ __all__ = ["TeleopController", "MODES", "is_pilot"]
 
 log = logging.getLogger(__name__)
 
-#: the order the mode button cycles through (with a pilot)
-MODES = ("manual", "steer", "auto")
+#: the order the mode button cycles through (with a pilot): the pilot's driving modes
+MODES = DRIVING_MODES
 
 _IDLE = PadInput(0.0, 0.0, frozenset())
 

@@ -4,7 +4,7 @@ Each frame becomes ``ROOT/CATEGORY/{x}_{y}_{uuid}.jpg`` (written atomically by
 :func:`jetracer.data.xy.save_sample`), so laps driven by a person train with ``jetracer train``
 like any collected dataset. The label is the image point the pilot's control law would have to
 see to reproduce the person's steering. The pilot steers with ``steering = x_n * gain + bias``
-(``x_n`` in [-1, 1] across the image), so::
+(``x_n`` in [-1, 1] across the image), so (:func:`jetracer.control.x_from_steering`)::
 
     x_n = clamp((steering - bias) / gain, -1, 1)
     x   = width / 2 + x_n * width / 2          # pixel column, i.e. centre + steering/gain * half-width
@@ -24,17 +24,22 @@ import time
 import uuid
 from pathlib import Path
 
+from ..control import x_from_steering
 from ..data.xy import save_sample
+from ..profile import defaults
 
 __all__ = ["TeleopRecorder", "steering_to_label", "read_commands"]
 
 log = logging.getLogger(__name__)
 
+#: the profile schema's defaults (the recorder built without a profile labels as the default profile)
+_PILOT, _TELEOP = defaults("pilot"), defaults("teleop")
 
-def steering_to_label(steering, width, height, gain=0.75, bias=0.0, lookahead=0.4):
+
+def steering_to_label(steering, width, height, gain=_PILOT["steering_gain"],
+                      bias=_PILOT["steering_bias"], lookahead=_TELEOP["record_lookahead"]):
     """Pixel (x, y) for a steering command (see the module docstring for the mapping)."""
-    x_n = (steering - bias) / gain if gain else 0.0
-    x_n = max(-1.0, min(1.0, x_n))
+    x_n = x_from_steering(steering, gain, bias)
     x = int(round(width / 2.0 + x_n * width / 2.0))
     y = int(round(lookahead * height))
     return min(max(x, 0), width - 1), min(max(y, 0), height - 1)
@@ -47,8 +52,9 @@ class TeleopRecorder:
     teaches nothing and fills the disk.
     """
 
-    def __init__(self, root, category="apex", gain=0.75, bias=0.0, lookahead=0.4, record_stopped=False,
-                 fsync_period_s=1.0):
+    def __init__(self, root, category=_TELEOP["record_category"], gain=_PILOT["steering_gain"],
+                 bias=_PILOT["steering_bias"], lookahead=_TELEOP["record_lookahead"],
+                 record_stopped=False, fsync_period_s=1.0):
         self.root = Path(root)
         self.category = category
         self.gain, self.bias, self.lookahead = gain, bias, lookahead

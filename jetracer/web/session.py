@@ -28,6 +28,7 @@ import threading
 import time
 from pathlib import Path
 
+from ..pilot import DRIVING_MODES
 from ..teleop.controller import TeleopController
 from ..teleop.events import PadStatus
 from ..teleop.mapping import PadInput
@@ -36,8 +37,8 @@ __all__ = ["assemble", "Parts", "WebSession", "WEB_MODES", "CommandError", "chec
 
 log = logging.getLogger(__name__)
 
-#: modes a page may choose (``stopped`` is what the e-stop gives)
-WEB_MODES = ("manual", "steer", "auto")
+#: modes a page may choose: the pilot's driving modes (``stopped`` is what the e-stop gives)
+WEB_MODES = DRIVING_MODES
 LOOP_PERIOD_S = 0.02
 
 

@@ -1,0 +1,1 @@
+"""Driving: the pilot loop's parts (policies, stop conditions, control law, actuator mapping)."""
