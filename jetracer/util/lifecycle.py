@@ -1,13 +1,14 @@
 """Closing what a command or session built: every part, in the order given, whatever fails."""
 
 import logging
+from typing import Any, Iterable, Tuple
 
 __all__ = ["close_parts"]
 
 log = logging.getLogger(__name__)
 
 
-def close_parts(named_parts):
+def close_parts(named_parts: Iterable[Tuple[str, Any]]) -> None:
     """Close each ``(name, part)`` with its ``close()`` or, failing that, ``stop()``; a part that is
     None or has neither is skipped, and one that raises is logged so the rest still close (the car's
     own close writes neutral, so it must never be skipped because a camera failed first)."""
