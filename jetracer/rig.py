@@ -22,13 +22,23 @@ close. Parts a caller adds with :meth:`Rig.add` (a guardian, a recorder) close b
 import contextlib
 import logging
 import time
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, TypeVar, Union
+
+from .protocols import Battery, Camera, Clock
+
+if TYPE_CHECKING:
+    from .profile import Profile
+    from .racecar import NvidiaRacecar, WaveshareRacecar
+    from .sim.world import SimWorld
 
 __all__ = ["Rig", "wants_sim"]
 
 log = logging.getLogger(__name__)
 
+_Part = TypeVar("_Part")
 
-def wants_sim(profile, sim=False):
+
+def wants_sim(profile: "Profile", sim: bool = False) -> bool:
     """The one "are we simulating" rule: ``--sim`` was given, or the profile's camera is the
     simulator's (the ``sim`` profile), which no real car can open."""
     return bool(sim) or profile.camera["type"] == "sim"
@@ -46,11 +56,16 @@ class Rig:
     stop --sim`` reaches a simulated drive. A part that fails to build closes those already built.
     """
 
-    def __init__(self, profile, sim=False, world=True, track=None, seed=0, randomize=None, appearance=None,
-                 car=True, camera=True, battery=None, persistent_bus=True):
+    def __init__(self, profile: "Profile", sim: bool = False, world: bool = True, track: Optional[str] = None,
+                 seed: int = 0, randomize: Optional[bool] = None, appearance: Any = None, car: bool = True,
+                 camera: bool = True, battery: Optional[bool] = None, persistent_bus: bool = True) -> None:
         self.profile = profile
         self.sim = wants_sim(profile, sim)
-        self.world = self.bus = self.car = self.camera = self.battery = None
+        self.world: Optional[SimWorld] = None
+        self.bus: Any = None  # the simulated chips' virtual I2C bus (None on the car: the profile's bus)
+        self.car: Optional[Union[NvidiaRacecar, WaveshareRacecar]] = None
+        self.camera: Optional[Camera] = None
+        self.battery: Optional[Battery] = None
         self.closed = False
         self._stack = contextlib.ExitStack()
         try:
@@ -59,7 +74,9 @@ class Rig:
             self.close()
             raise
 
-    def _build(self, world, track, seed, randomize, appearance, car, camera, battery, persistent_bus):
+    def _build(self, world: bool, track: Optional[str], seed: int, randomize: Optional[bool],
+               appearance: Any, car: bool, camera: bool, battery: Optional[bool],
+               persistent_bus: bool) -> None:
         profile = self.profile
         if self.sim and world:
             from .sim.world import SimWorld
@@ -96,23 +113,23 @@ class Rig:
 
     # -- time ------------------------------------------------------------------------------------
     @property
-    def clock(self):
+    def clock(self) -> Clock:
         """The clock of this car: the world's virtual time in the simulator, else ``time.monotonic``."""
         return self.world.clock if self.world is not None else time.monotonic
 
     @property
-    def frame_period(self):
+    def frame_period(self) -> float:
         """Seconds per camera frame: the simulator's lockstep period, else the profile's camera fps."""
         if self.world is not None:
             return self.world.frame_period
         return 1.0 / max(1.0, float(self.profile.camera["fps"]))
 
     @property
-    def lockstep(self):
+    def lockstep(self) -> bool:
         """True when time moves only by :meth:`step` (the simulator, not started in real time)."""
         return self.world is not None and not self.world.realtime_running
 
-    def step(self):
+    def step(self) -> None:
         """One lockstep frame period: the world's physics under the PWM now on the chip, then one
         battery reading on the same virtual clock (a failed read leaves ``battery.error`` set for
         the pilot to judge). Nothing to do on the car, where time runs by itself."""
@@ -127,14 +144,14 @@ class Rig:
             except HardwareError as exc:
                 log.debug("%s", exc)
 
-    def advance(self, seconds):
+    def advance(self, seconds: float) -> None:
         """Lockstep: :meth:`step` for ``seconds`` of simulated time (at least one frame)."""
         if self.world is None:
             return
         for _ in range(max(1, int(round(seconds / self.world.frame_period)))):
             self.step()
 
-    def start_realtime(self):
+    def start_realtime(self) -> "Rig":
         """Time runs by itself: the simulator's physics thread, the battery monitor's thread and the
         camera's capture thread (the car's camera and battery always run this way)."""
         if self.world is not None and not self.world.realtime_running:
@@ -145,7 +162,7 @@ class Rig:
             self.camera.start()
         return self
 
-    def stop_realtime(self):
+    def stop_realtime(self) -> None:
         """Back to lockstep in the simulator (threads stopped); on the car, stop capturing."""
         if self.camera is not None:
             self.camera.stop()
@@ -155,7 +172,7 @@ class Rig:
                 self.battery.stop()  # lockstep reads it per step
 
     # -- what happened ---------------------------------------------------------------------------
-    def sim_metrics(self):
+    def sim_metrics(self) -> Dict[str, Any]:
         """The simulator's lap metrics and simulated time (empty on the car)."""
         if self.world is None:
             return {}
@@ -163,7 +180,7 @@ class Rig:
         metrics["sim_time_s"] = round(self.world.time, 3)
         return metrics
 
-    def pulse_widths_us(self):
+    def pulse_widths_us(self) -> Optional[Dict[str, float]]:
         """The pulses on the car's chip, read back (None when there is no car or the bus fails)."""
         if self.car is None:
             return None
@@ -173,7 +190,7 @@ class Rig:
             log.error("could not read the PWM back: %s", exc)
             return None
 
-    def describe(self):
+    def describe(self) -> str:
         """One line: what was built and where."""
         where = ("the simulator (track %s)" % self.world.track.name if self.world is not None else
                  "the simulated chips" if self.sim else "the car (profile %s)" % self.profile.name)
@@ -183,22 +200,23 @@ class Rig:
         return "%s on %s" % (", ".join(parts) or "nothing", where)
 
     # -- closing ---------------------------------------------------------------------------------
-    def add(self, name, closer):
+    def add(self, name: str, closer: _Part) -> _Part:
         """Close ``closer`` (a callable, or an object with ``close()``) with the rig, before the
         parts the rig built; returns what was given."""
-        fn = closer if callable(closer) and not hasattr(closer, "close") else closer.close
+        part: Any = closer
+        fn = part if callable(part) and not hasattr(part, "close") else part.close
         self._push(name, fn)
         return closer
 
-    def _push(self, name, fn):
-        def safely():
+    def _push(self, name: str, fn: Callable[[], Any]) -> None:
+        def safely() -> None:
             try:
                 fn()
             except Exception as exc:  # noqa: BLE001 - keep closing the rest
                 log.error("closing the %s: %s", name, exc)
         self._stack.callback(safely)
 
-    def neutral(self):
+    def neutral(self) -> None:
         """Steering centred, throttle stopped, now (a failing bus is logged, not raised)."""
         if self.car is None:
             return
@@ -207,7 +225,7 @@ class Rig:
         except Exception as exc:  # noqa: BLE001 - close() below tries again through car.close()
             log.error("could not put the car at neutral: %s", exc)
 
-    def close(self):
+    def close(self) -> None:
         """Neutral first, then every part in reverse order of building (safe to call twice)."""
         if self.closed:
             return
@@ -215,11 +233,11 @@ class Rig:
         self.neutral()
         self._stack.close()
 
-    def __enter__(self):
+    def __enter__(self) -> "Rig":
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "Rig(%s)" % self.describe()
