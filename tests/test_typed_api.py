@@ -95,10 +95,23 @@ def test_pretrained_weights_of_an_arch_that_has_none_is_one_line():
 
 
 USER_SCRIPT = '''
-from jetracer.engine import load_engine
+import time
+
+from jetracer.battery import BatteryMonitor
+from jetracer.camera import VideoCamera
+from jetracer.engine import Engine as EngineBase, load_engine
 from jetracer.profile import load_profile
-from jetracer.protocols import Camera, Policy
+from jetracer.protocols import Battery, Camera, Clock, Engine, Policy
 from jetracer.rig import Rig
+
+
+def our_parts_fit_the_protocols(video: VideoCamera, ours: EngineBase, monitor: BatteryMonitor) -> None:
+    camera: Camera = video
+    engine: Engine = ours
+    battery: Battery = monitor
+    clock: Clock = time.monotonic
+    half_engine: Engine = lambda image: (0.0, 0.0)  # wrong: an engine also predicts
+
 
 rig = Rig(load_profile("sim"), sim=True)
 now: float = rig.clock()
