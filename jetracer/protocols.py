@@ -95,8 +95,8 @@ class Clock(Protocol):
 @runtime_checkable
 class Camera(Protocol):
     """The newest frame, never a queue (see :mod:`jetracer.camera.base`). The pilot calls
-    :meth:`wait_frame` while the camera runs and :meth:`read_frame` otherwise; the rig starts,
-    stops and closes it and names its size."""
+    :meth:`wait_frame` while the camera runs and :meth:`read_frame` otherwise; a loop that paces
+    itself takes :meth:`latest`; the rig starts, stops and closes it and names its size."""
 
     @property
     def running(self) -> bool:
@@ -109,6 +109,9 @@ class Camera(Protocol):
     @property
     def height(self) -> int:
         """Delivered frame height in pixels."""
+
+    def latest(self) -> Optional["Frame"]:
+        """The newest frame the capture thread delivered, or None before the first; never blocks."""
 
     def read_frame(self) -> "Frame":
         """The newest frame (captures one when not running); raises CameraError when none comes."""

@@ -19,8 +19,8 @@ def camera_backends():
 
 
 def test_the_protocols_name_what_the_pilot_and_the_rig_call():
-    assert protocol_members(Camera) == ("close", "height", "read_frame", "running", "start", "stop", "wait_frame",
-                                        "width")
+    assert protocol_members(Camera) == ("close", "height", "latest", "read_frame", "running", "start", "stop",
+                                        "wait_frame", "width")
     assert protocol_members(Engine) == ("__call__", "predict")
     assert protocol_members(Policy) == ("__call__",)
     assert protocol_members(Battery) == ("error", "percent", "start", "state", "stop", "update")
@@ -137,8 +137,8 @@ def test_without_typing_extensions_python36_still_checks_the_shipped_protocols()
         "assert isinstance(lambda frame: (0.0, 0.0), p.Policy)",
         "assert not isinstance(object(), p.Battery)",
         "assert all(hasattr(BatteryMonitor, name) for name in p.protocol_members(p.Battery))",
-        "assert p.protocol_members(p.Camera) == ('close', 'height', 'read_frame', 'running', 'start', 'stop', "
-        "'wait_frame', 'width'), p.protocol_members(p.Camera)",
+        "assert p.protocol_members(p.Camera) == ('close', 'height', 'latest', 'read_frame', 'running', 'start', "
+        "'stop', 'wait_frame', 'width'), p.protocol_members(p.Camera)",
     ])
     result = subprocess.run([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     assert result.returncode == 0, result.stdout.decode(errors="replace")

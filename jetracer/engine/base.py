@@ -8,7 +8,7 @@ frame (PIL, to_tensor, normalise) is folded into the network (see ``fold.py``).
 """
 
 import time
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, cast
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, cast
 
 import numpy as np
 
@@ -77,13 +77,13 @@ class Engine:
     backend = "none"
 
     def __init__(self, meta: Mapping[str, Any]) -> None:
-        self.meta: Dict[str, Any] = dict(meta)
-        self.input_size: Tuple[int, ...] = tuple(int(v) for v in meta["input_size"])  # (height, width)
-        self.categories: List[str] = list(meta.get("categories") or ["road"])
-        self.precision: str = meta.get("precision", "fp32")
-        self.pad: Tuple[int, ...] = tuple(int(v) for v in meta.get("pad", (0, 0)))  # (rows, columns)
-        self.pad_value: Tuple[float, ...] = tuple(float(v) for v in meta.get("pad_value", (0.0, 0.0, 0.0)))
-        self.last_timings: Dict[str, float] = {"preprocess_ms": 0.0, "inference_ms": 0.0}
+        self.meta = dict(meta)
+        self.input_size = tuple(int(v) for v in meta["input_size"])
+        self.categories = list(meta.get("categories") or ["road"])
+        self.precision = meta.get("precision", "fp32")
+        self.pad = tuple(int(v) for v in meta.get("pad", (0, 0)))
+        self.pad_value = tuple(float(v) for v in meta.get("pad_value", (0.0, 0.0, 0.0)))
+        self.last_timings = {"preprocess_ms": 0.0, "inference_ms": 0.0}
         self._resize = Resizer(self.input_size)
 
     # -- the hot path -------------------------------------------------------------------------------
