@@ -1,15 +1,4 @@
-"""Closing what a command or session built: every part, in the order given, whatever fails.
-
-What ``close()`` means, for every part (the car, a camera, the battery monitor, the status
-display, the simulated world, the notebook heartbeat, the rig that holds them):
-
-- it stops first (the car writes neutral; a part's background thread, a
-  :class:`~jetracer.util.periodic.Periodic`, is stopped and joined), then releases what it holds;
-- it is safe to call twice, from any thread (the second call does nothing, so a screen's goodbye
-  message survives the rig closing the display again);
-- it is final: a closed part's ``start()`` raises instead of quietly running again. ``stop()``,
-  where a part has one, is the pause that can be undone with ``start()``.
-"""
+"""Closing what a command or session built: every part, in the order given, whatever fails."""
 
 import logging
 
