@@ -153,7 +153,7 @@ class Policy(Protocol):
 class Battery(Protocol):
     """A battery monitor (see :class:`jetracer.battery.BatteryMonitor`): the pilot stops the car
     on ``state == "critical"`` and on a monitor that stays blind (``error``); the rig reads it once
-    per lockstep frame (:meth:`update`) or runs its thread (:meth:`start`/:meth:`stop`)."""
+    per lockstep frame (:meth:`update`) or runs its thread (:meth:`start`/:meth:`stop`), and closes it."""
 
     @property
     def state(self) -> str:
@@ -167,11 +167,18 @@ class Battery(Protocol):
     def error(self) -> str:
         """Why the last reading failed ('' when it worked)."""
 
-    def update(self) -> Any:
-        """Take one reading now (raises HardwareError when the chip does not answer)."""
+    @property
+    def clock(self) -> Clock:
+        """The clock its readings are stamped with (the rig's: virtual time in the simulator)."""
+
+    def update(self, now: Optional[float] = None) -> Any:
+        """Take one reading now, or stamped ``now`` (raises HardwareError when the chip does not answer)."""
 
     def start(self) -> Any:
         """Read periodically in a thread."""
 
     def stop(self) -> None:
         """Stop the thread."""
+
+    def close(self) -> None:
+        """Stop the thread and let go of the chip; safe twice."""

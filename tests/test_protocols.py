@@ -23,7 +23,7 @@ def test_the_protocols_name_what_the_pilot_and_the_rig_call():
                                         "wait_frame", "width")
     assert protocol_members(Engine) == ("__call__", "predict")
     assert protocol_members(Policy) == ("__call__",)
-    assert protocol_members(Battery) == ("error", "percent", "start", "state", "stop", "update")
+    assert protocol_members(Battery) == ("clock", "close", "error", "percent", "start", "state", "stop", "update")
     assert protocol_members(Clock) == ("__call__",)
 
 
@@ -58,12 +58,23 @@ def test_a_camera_instance_is_a_camera_and_a_half_camera_is_not():
     assert not isinstance(OnlyReads(), Camera)  # no wait_frame/start/stop/close: the rig would crash on it
 
 
-def test_our_engine_and_battery_monitor_fit_and_plain_callables_are_policies_and_clocks():
+def battery_monitor():
     from jetracer.battery import BatteryMonitor
+    from jetracer.i2c import VirtualI2C
+    from jetracer.i2c.ina219 import INA219Twin
+
+    bus = VirtualI2C()
+    bus.attach(INA219Twin(0x41, cells=3))
+    return BatteryMonitor(bus, address=0x41, cells=3)
+
+
+def test_our_engine_and_battery_monitor_fit_and_plain_callables_are_policies_and_clocks():
     from jetracer.engine.base import Engine as EngineBase
 
     assert [name for name in protocol_members(Engine) if not hasattr(EngineBase, name)] == []
-    assert [name for name in protocol_members(Battery) if not hasattr(BatteryMonitor, name)] == []
+    monitor = battery_monitor()
+    assert [name for name in protocol_members(Battery) if not hasattr(monitor, name)] == []
+    assert isinstance(monitor, Battery)
     assert isinstance(time.monotonic, Clock)
     assert isinstance(lambda frame: (0.0, 0.1), Policy)
     assert not isinstance(0.5, Clock)
@@ -131,12 +142,14 @@ def test_without_typing_extensions_python36_still_checks_the_shipped_protocols()
         "import sys, time",
         "sys.modules['typing_extensions'] = None  # not installed",
         "from jetracer import protocols as p",
-        "from jetracer.battery import BatteryMonitor",
         "assert p.Protocol is p.StructuralBase, p.Protocol",
         "assert isinstance(time.monotonic, p.Clock) and not isinstance(1.0, p.Clock)",
         "assert isinstance(lambda frame: (0.0, 0.0), p.Policy)",
         "assert not isinstance(object(), p.Battery)",
-        "assert all(hasattr(BatteryMonitor, name) for name in p.protocol_members(p.Battery))",
+        "from jetracer.camera import Camera",  # the capture base: a Camera by its members, not its bases
+        "class Still(Camera):",
+        "    def _open(self): pass",
+        "assert isinstance(Still(width=4, height=4), p.Camera)",
         "assert p.protocol_members(p.Camera) == ('close', 'height', 'latest', 'read_frame', 'running', 'start', "
         "'stop', 'wait_frame', 'width'), p.protocol_members(p.Camera)",
     ])
