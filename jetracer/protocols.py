@@ -4,13 +4,14 @@ The pilot takes its camera, engine, policy, battery monitor and clock by duck ty
 can hand it a replayed video, a lambda or a fake battery. These classes write that duck down, for
 a reader and for a type checker (mypy checks ``make lint``): anything with these members fits,
 whatever it inherits from. Members the pilot reads only when present (``Camera.clock``,
-``Camera.first_frame_timeout_s``, ``Engine.meta``, ``Engine.last_timings``, ``Battery.last_reading``,
-``Battery.clock``) are optional and not listed.
+``Camera.first_frame_timeout_s``, ``Engine.meta``, ``Engine.last_timings``, ``Battery.last_reading``)
+are optional and not listed.
 
 ``typing.Protocol`` exists from Python 3.8; the Jetson Nano's Python 3.6 (JetPack 4.6) uses
-``typing_extensions.Protocol`` when it is installed, else :class:`StructuralBase`, a plain base
-class whose ``isinstance`` checks the members the same way, so ``isinstance(x, Camera)`` means the
-same on every Python this package supports. Type checkers always see ``typing.Protocol``.
+``typing_extensions.Protocol`` when it is installed (Adafruit's drivers need it there, so a car has
+it), else :class:`StructuralBase`, a plain base class whose ``isinstance`` checks the members the
+same way, so ``isinstance(x, Camera)`` means the same on every Python this package supports. Type
+checkers always see ``typing.Protocol``.
 
 Not to be confused with the implementations of the same name: :class:`jetracer.camera.Camera` is
 the capture base every camera backend shares, :class:`jetracer.engine.Engine` the base of every
