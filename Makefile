@@ -19,7 +19,8 @@ TESTS36 := tests/test_racecar.py tests/test_jetracer_imports.py tests/test_i2c.p
 	tests/test_sim_render.py tests/test_sim_camera.py tests/test_teleop_events.py tests/test_teleop_controller.py \
 	tests/test_teleop_session.py tests/test_teleop_cli.py tests/test_services_calibrate.py tests/test_package.py \
 	tests/test_camera_jetson.py tests/test_teleop_layouts.py tests/test_faults_lies.py tests/test_faults_envelope.py \
-	tests/test_faults_hangs.py tests/test_doctor.py tests/test_donkey_tub.py
+	tests/test_faults_hangs.py tests/test_doctor.py tests/test_donkey_tub.py tests/test_protocols.py \
+	tests/test_typed_api.py
 NEEDS_TORCH36 := --deselect tests/test_teleop_cli.py::test_a_failed_build_closes_the_car_it_built \
 	--deselect tests/test_doctor.py::test_cli_doctor_sim_json_reads_the_twins_and_leaves_the_pulses
 
@@ -78,6 +79,8 @@ browser:
 lint: install
 	$(VENV)/bin/ruff check jetracer tests
 	$(VENV)/bin/vermin --target=3.6- --violations --no-tips --eval-annotations -q jetracer
+	@test -x $(VENV)/bin/mypy || { echo "make lint: mypy is missing from $(VENV) (the dev extra installs it on Python 3.10+)"; exit 1; }
+	$(VENV)/bin/mypy  # the typed modules (pyproject.toml [tool.mypy] files): what py.typed promises
 	$(PY) -m jetracer.util.nbcheck notebooks
 
 bench: install

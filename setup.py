@@ -55,6 +55,7 @@ setup(
         "rl": ["gymnasium>=0.29; python_version >= '3.8'", "stable-baselines3>=2.0; python_version >= '3.8'"],
         "notebooks": ["jupyterlab>=3", "ipywidgets>=8", "ipyevents>=2", "ipykernel>=6"],
         "dev": ["pytest>=7", "pytest-benchmark>=4", "pytest-timeout>=2", "ruff>=0.5", "vermin>=1.6",
+                "mypy>=1.10; python_version >= '3.10'",
                 "nbclient>=0.7", "nbformat>=5", "ipykernel>=6", "ipywidgets>=8", "ipyevents>=2",
                 "tornado>=5.1", "playwright>=1.20; python_version >= '3.9'",
                 "gymnasium>=0.29; python_version >= '3.8'"],

@@ -9,9 +9,14 @@ import math
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple, Union
 
 from .errors import ProfileError
 from .models.convention import DEFAULT_CATEGORY
+from .protocols import PathLike
+
+if TYPE_CHECKING:
+    from .racecar import NvidiaRacecar, WaveshareRacecar
 
 __all__ = ["SCHEMA", "Profile", "load_profile", "profile_dirs", "resolve_profile_path", "make_car",
            "save_profile_values", "default_profile_name", "default", "defaults"]
@@ -28,8 +33,9 @@ def _toml():
 
     return tomli
 
+
 # section -> key -> (type, default, help). ``float`` keys accept integers.
-SCHEMA = {
+SCHEMA: Dict[str, Dict[str, Tuple[type, Any, str]]] = {
     "car": {
         "name": (str, "car", "a name for logs and the OLED"),
         "type": (str, "nvidia", "nvidia (servo + ESC on one PCA9685) or waveshare (AI kit)"),
@@ -203,13 +209,13 @@ SAFETY_BOUNDS = {
 }
 
 
-def default(section, key):
+def default(section: str, key: str) -> Any:
     """The schema's default for ``[section] key``: what every constructor that takes the setting
     (car, pilot, control law, monitors, recorder) uses when it is built without a profile."""
     return SCHEMA[section][key][1]
 
 
-def defaults(section):
+def defaults(section: str) -> Dict[str, Any]:
     """``{key: default}`` of one section."""
     return {key: spec[1] for key, spec in SCHEMA[section].items()}
 
@@ -233,7 +239,8 @@ def _coerce(section, key, value, where):
 class Profile:
     """A validated profile: ``profile.car['steering_gain']`` etc., every key present."""
 
-    def __init__(self, data=None, name="profile", path=None):
+    def __init__(self, data: Optional[Mapping[str, Any]] = None, name: str = "profile",
+                 path: Optional[PathLike] = None) -> None:
         self.name = name
         self.path = Path(path) if path else None
         where = str(path or name)
@@ -366,13 +373,13 @@ class Profile:
              "must be 0 (the camera's rate) or above %.2f Hz: a slower loop misses its own watchdog_s (%g s)" % (
                  1.0 / pilot["watchdog_s"], pilot["watchdog_s"]))
 
-    def __getattr__(self, section):
+    def __getattr__(self, section: str) -> Dict[str, Any]:
         try:
             return self.__dict__["sections"][section]
         except KeyError:
             raise AttributeError(section) from None
 
-    def resolve_path(self, path):
+    def resolve_path(self, path: PathLike) -> Path:
         """A file named in the profile (engine, video): as given when it exists (absolute, or from
         the working directory), else beside the profile file, else in the checkout holding
         ``hardware/profiles/``; unchanged when none exists, so the caller's error names it."""
@@ -385,10 +392,10 @@ class Profile:
                 return base / given
         return given
 
-    def to_dict(self):
+    def to_dict(self) -> Dict[str, Dict[str, Any]]:
         return {s: dict(v) for s, v in self.sections.items()}
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "Profile(%r)" % (str(self.path) if self.path else self.name)
 
 
@@ -489,7 +496,7 @@ def _repo_root():
     return Path(__file__).resolve().parent.parent
 
 
-def profile_dirs():
+def profile_dirs() -> List[Path]:
     """Where profile names are looked up, first match wins."""
     dirs = []
     if os.environ.get("JETRACER_PROFILE_DIR"):
@@ -507,7 +514,7 @@ def _on_a_jetson():
         return Path("/etc/nv_tegra_release").exists()
 
 
-def default_profile_name(sim=False):
+def default_profile_name(sim: bool = False) -> str:
     """``$JETRACER_PROFILE``, else ``sim`` with --sim or off a Jetson, else NVIDIA's JetRacer.
 
     A PC's I2C buses are its monitors' DDC lines: never guess a car on them."""
@@ -518,7 +525,7 @@ def default_profile_name(sim=False):
     return "latrax_rally"
 
 
-def resolve_profile_path(name_or_path):
+def resolve_profile_path(name_or_path: PathLike) -> Path:
     candidate = Path(name_or_path)
     if candidate.suffix == ".toml" or os.sep in str(name_or_path):
         if candidate.is_file():
@@ -534,7 +541,7 @@ def resolve_profile_path(name_or_path):
     raise ProfileError("no profile named %r (known: %s)" % (name_or_path, ", ".join(known) or "none"))
 
 
-def load_profile(name_or_path=None, sim=False):
+def load_profile(name_or_path: Union[PathLike, "Profile", None] = None, sim: bool = False) -> "Profile":
     """Load and validate a profile by name (``sim``, ``latrax_rally``...) or path."""
     if isinstance(name_or_path, Profile):
         return name_or_path
@@ -553,7 +560,7 @@ def load_profile(name_or_path=None, sim=False):
     return Profile(data, name=path.stem, path=path)
 
 
-def save_profile_values(path, updates):
+def save_profile_values(path: PathLike, updates: Mapping[str, Mapping[str, Any]]) -> None:
     """Write ``{section: {key: value}}`` (numbers) into the profile file atomically.
 
     Used by ``jetracer calibrate``. Lines are edited in place, so the owner's comments, order and
@@ -594,7 +601,7 @@ def save_profile_values(path, updates):
     atomic_write_bytes(path, data.encode("utf-8"))
 
 
-def make_car(profile, i2c=None):
+def make_car(profile: Profile, i2c: Any = None) -> Union["NvidiaRacecar", "WaveshareRacecar"]:
     """The car object a profile describes, on ``i2c`` (a bus object) or the profile's bus."""
     from .racecar import car_from_settings
 

@@ -30,13 +30,26 @@ that ``start()`` undoes.
 import contextlib
 import logging
 import time
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Optional, TypeVar, Union, cast
+
+from .protocols import Battery, Camera, Clock, Policy
+
+if TYPE_CHECKING:
+    from .camera.base import Frame
+    from .display import StatusDisplay
+    from .profile import Profile
+    from .racecar import NvidiaRacecar, WaveshareRacecar
+    from .sim.battery import SimBattery
+    from .sim.world import SimWorld
 
 __all__ = ["Rig", "wants_sim"]
 
 log = logging.getLogger(__name__)
 
+_Part = TypeVar("_Part")
 
-def wants_sim(profile, sim=False):
+
+def wants_sim(profile: "Profile", sim: bool = False) -> bool:
     """The one "are we simulating" rule: ``--sim`` was given, or the profile's camera is the
     simulator's (the ``sim`` profile), which no real car can open."""
     return bool(sim) or profile.camera["type"] == "sim"
@@ -61,8 +74,10 @@ class Rig:
     behind the INA219 twin, drained by :meth:`read_battery` for the wall-clock time that passed.
     """
 
-    def __init__(self, profile, sim=False, world=True, track=None, seed=0, randomize=None, appearance=None,
-                 car=True, camera=True, battery=None, persistent_bus=True, display=False, optional=()):
+    def __init__(self, profile: "Profile", sim: bool = False, world: bool = True, track: Optional[str] = None,
+                 seed: int = 0, randomize: Optional[bool] = None, appearance: Any = None, car: bool = True,
+                 camera: bool = True, battery: Optional[bool] = None, persistent_bus: bool = True,
+                 display: bool = False, optional: Iterable[str] = ()) -> None:
         self._empty(profile, wants_sim(profile, sim))
         self._optional = frozenset(optional)
         try:
@@ -73,17 +88,24 @@ class Rig:
             self.close()
             raise
 
-    def _empty(self, profile, sim):
+    def _empty(self, profile: "Profile", sim: bool) -> None:
         self.profile = profile
         self.sim = sim
-        self.world = self.bus = self.car = self.camera = self.battery = self.display = self.pack = None
+        self.world: Optional[SimWorld] = None
+        self.bus: Any = None  # the simulated chips' virtual I2C bus (None on the car: the profile's bus)
+        self.car: Optional[Union[NvidiaRacecar, WaveshareRacecar]] = None
+        self.camera: Optional[Camera] = None
+        self.battery: Optional[Battery] = None
+        self.display: Optional[StatusDisplay] = None
+        self.pack: Optional[SimBattery] = None
         self.closed = False
         self._optional = frozenset()
-        self._pack_time = None
+        self._pack_time: Optional[float] = None
         self._stack = contextlib.ExitStack()
 
     @classmethod
-    def around(cls, profile, car=None, camera=None, battery=None):
+    def around(cls, profile: "Profile", car: Any = None, camera: Optional[Camera] = None,
+               battery: Optional[Battery] = None) -> "Rig":
         """A rig over parts built elsewhere (a test's car on its own bus, a stand-in camera): nothing
         is built, and what is given closes with the rig as if it had built it. Time is the car's."""
         rig = cls.__new__(cls)
@@ -96,7 +118,9 @@ class Rig:
                 rig._push(name, fn)
         return rig
 
-    def _build(self, world, track, seed, randomize, appearance, car, camera, battery, persistent_bus):
+    def _build(self, world: bool, track: Optional[str], seed: int, randomize: Optional[bool],
+               appearance: Any, car: bool, camera: bool, battery: Optional[bool],
+               persistent_bus: bool) -> None:
         profile = self.profile
         if self.sim and world:
             from .sim.world import SimWorld
@@ -134,7 +158,7 @@ class Rig:
             else:
                 self._push("battery monitor", self.battery.close)
 
-    def _sim_pack(self):
+    def _sim_pack(self) -> Optional["SimBattery"]:
         """The simulated pack behind the INA219 twin on a world-less simulated bus, or None."""
         b = self.profile.battery
         try:
@@ -146,7 +170,7 @@ class Rig:
         self._pack_time = time.monotonic()
         return sim_battery_for(self.bus, self.profile)
 
-    def _build_display(self):
+    def _build_display(self) -> None:
         from .display import StatusDisplay
 
         d = self.profile.display
@@ -161,32 +185,34 @@ class Rig:
                                                   camera=self.camera)
         self._push("status display", self.display.close)
 
-    def _make_camera(self):
+    def _make_camera(self) -> Camera:
         if self.world is not None:
-            self.camera = self.world.camera
+            camera: Camera = self.world.camera
         else:
             from .camera import make_camera
 
-            self.camera = make_camera(self.profile)
-        self._push("camera", self.camera.close)
+            camera = make_camera(self.profile)
+        self.camera = camera
+        self._push("camera", camera.close)
+        return camera
 
-    def open_camera(self, start=True):
+    def open_camera(self, start: bool = True) -> Camera:
         """The camera, built now when the rig was made without it, and capturing: started on the
         car (a CSI camera takes seconds), nothing to start in lockstep, where a read renders the
         frame. For a command that needs a camera only once the person asks for one (teleop).
         ``start=False``: only built (a ``read()`` then captures one frame synchronously)."""
-        if self.camera is None:
-            self._make_camera()
-        if start and not self.lockstep and not self.camera.running:
-            self.camera.start()
-        return self.camera
+        camera = self.camera if self.camera is not None else self._make_camera()
+        if start and not self.lockstep and not camera.running:
+            camera.start()
+        return camera
 
-    def ground_truth_policy(self, kind="expert"):
+    def ground_truth_policy(self, kind: str = "expert") -> Optional[Policy]:
         """The simulator's driver that steers from the world's ground truth, as a policy of a frame
         (``expert``: pure pursuit, speed capped; ``racer``: at the tyres' grip limit); None on the
         car, which has no ground truth to drive from."""
         if self.world is None:
             return None
+        Driver: Any
         if kind == "racer":
             from .sim.racer import RacerDriver as Driver
         else:
@@ -196,23 +222,23 @@ class Rig:
 
     # -- time ------------------------------------------------------------------------------------
     @property
-    def clock(self):
+    def clock(self) -> Clock:
         """The clock of this car: the world's virtual time in the simulator, else ``time.monotonic``."""
         return self.world.clock if self.world is not None else time.monotonic
 
     @property
-    def frame_period(self):
+    def frame_period(self) -> float:
         """Seconds per camera frame: the simulator's lockstep period, else the profile's camera fps."""
         if self.world is not None:
             return self.world.frame_period
         return 1.0 / max(1.0, float(self.profile.camera["fps"]))
 
     @property
-    def lockstep(self):
+    def lockstep(self) -> bool:
         """True when time moves only by :meth:`step` (the simulator, not started in real time)."""
         return self.world is not None and not self.world.realtime_running
 
-    def step(self):
+    def step(self) -> None:
         """One lockstep frame period: the world's physics under the PWM now on the chip, then one
         battery reading on the same virtual clock (a failed read leaves ``battery.error`` set for
         the pilot to judge). Nothing to do on the car, where time runs by itself."""
@@ -227,7 +253,7 @@ class Rig:
             except HardwareError as exc:
                 log.debug("%s", exc)
 
-    def read_battery(self, now=None):
+    def read_battery(self, now: Optional[float] = None) -> Optional[str]:
         """One battery reading now (the ``battery`` and ``display`` commands, which keep no world);
         in the simulator without a world, the pack behind the twin first drains for the time since
         the last reading. Returns the state, None without a monitor; a failed read raises the
@@ -236,11 +262,11 @@ class Rig:
             return None
         now = self.battery.clock() if now is None else now
         if self.pack is not None:
-            self.pack.advance(max(0.0, now - self._pack_time))
+            self.pack.advance(max(0.0, now - cast(float, self._pack_time)))  # set with the pack
             self._pack_time = now
         return self.battery.update(now)
 
-    def advance(self, seconds):
+    def advance(self, seconds: float) -> None:
         """Lockstep: :meth:`step` for ``seconds`` of simulated time (at least one frame); nothing on
         the car. Refused while the simulator runs in real time (its own thread moves the world)."""
         if self.world is None:
@@ -250,7 +276,7 @@ class Rig:
         for _ in range(max(1, int(round(seconds / self.world.frame_period)))):
             self.step()
 
-    def start_realtime(self):
+    def start_realtime(self) -> "Rig":
         """Time runs by itself: the simulator's physics thread, the battery monitor's thread and the
         camera's capture thread (the car's camera and battery always run this way)."""
         if self.world is not None and not self.world.realtime_running:
@@ -261,19 +287,21 @@ class Rig:
             self.camera.start()
         return self
 
-    def start_monitors(self):
+    def start_monitors(self) -> None:
         """Start the battery monitor's own thread, unless the rig is in lockstep (where
         :meth:`step` reads it on the virtual clock). For loops that pace themselves (teleop)."""
         if self.battery is not None and not self.lockstep:
             self.battery.start()  # a no-op while its thread runs
 
-    def newest_frame(self, camera=None):
+    def newest_frame(self, camera: Optional[Camera] = None) -> Optional["Frame"]:
         """The frame a loop acts on now: rendered at this instant in lockstep (time stands still
         until :meth:`step`), else the newest the capture thread delivered (None before the first)."""
         camera = self.camera if camera is None else camera
+        if camera is None:
+            return None  # a rig built without a camera: no frame
         return camera.read_frame() if self.lockstep else camera.latest()
 
-    def to_lockstep(self):
+    def to_lockstep(self) -> bool:
         """Back to lockstep if this rig has it (the simulator: threads stopped, as
         :meth:`stop_realtime`); returns :attr:`lockstep`. The car's time always runs: nothing is
         stopped there (its camera keeps capturing) and this returns False."""
@@ -281,7 +309,7 @@ class Rig:
             self.stop_realtime()
         return self.lockstep
 
-    def stop_realtime(self):
+    def stop_realtime(self) -> None:
         """Back to lockstep in the simulator (threads stopped); on the car, stop capturing."""
         if self.camera is not None:
             self.camera.stop()
@@ -291,7 +319,7 @@ class Rig:
                 self.battery.stop()  # lockstep reads it per step
 
     # -- what happened ---------------------------------------------------------------------------
-    def sim_metrics(self):
+    def sim_metrics(self) -> Dict[str, Any]:
         """The simulator's lap metrics and simulated time (empty on the car)."""
         if self.world is None:
             return {}
@@ -299,12 +327,12 @@ class Rig:
         metrics["sim_time_s"] = round(self.world.time, 3)
         return metrics
 
-    def sim_state(self):
+    def sim_state(self) -> Dict[str, Any]:
         """The simulated car's state (time, ``s`` along the track, speed, ``cte``, ``off_track``;
         see :meth:`~jetracer.sim.world.SimWorld.state`); empty on the car."""
         return self.world.state() if self.world is not None else {}
 
-    def pulse_widths_us(self):
+    def pulse_widths_us(self) -> Optional[Dict[str, float]]:
         """The pulses on the car's chip, read back (None when there is no car or the bus fails)."""
         if self.car is None:
             return None
@@ -314,7 +342,7 @@ class Rig:
             log.error("could not read the PWM back: %s", exc)
             return None
 
-    def describe(self):
+    def describe(self) -> str:
         """One line: what was built and where."""
         where = ("the simulator (track %s)" % self.world.track.name if self.world is not None else
                  "the simulated chips" if self.sim else "the car (profile %s)" % self.profile.name)
@@ -325,22 +353,23 @@ class Rig:
         return "%s on %s" % (", ".join(parts) or "nothing", where)
 
     # -- closing ---------------------------------------------------------------------------------
-    def add(self, name, closer):
+    def add(self, name: str, closer: _Part) -> _Part:
         """Close ``closer`` (a callable, or an object with ``close()``) with the rig, before the
         parts the rig built; returns what was given."""
-        fn = closer if callable(closer) and not hasattr(closer, "close") else closer.close
+        part: Any = closer
+        fn = part if callable(part) and not hasattr(part, "close") else part.close
         self._push(name, fn)
         return closer
 
-    def _push(self, name, fn):
-        def safely():
+    def _push(self, name: str, fn: Callable[[], Any]) -> None:
+        def safely() -> None:
             try:
                 fn()
             except Exception as exc:  # noqa: BLE001 - keep closing the rest
                 log.error("closing the %s: %s", name, exc)
         self._stack.callback(safely)
 
-    def neutral(self):
+    def neutral(self) -> None:
         """Steering centred, throttle stopped, now (a failing bus is logged, not raised)."""
         if self.car is None:
             return
@@ -349,7 +378,7 @@ class Rig:
         except Exception as exc:  # noqa: BLE001 - close() below tries again through car.close()
             log.error("could not put the car at neutral: %s", exc)
 
-    def close(self):
+    def close(self) -> None:
         """Neutral first, then every part in reverse order of building (safe to call twice)."""
         if self.closed:
             return
@@ -357,11 +386,11 @@ class Rig:
         self.neutral()
         self._stack.close()
 
-    def __enter__(self):
+    def __enter__(self) -> "Rig":
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "Rig(%s)" % self.describe()

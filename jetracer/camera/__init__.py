@@ -5,6 +5,8 @@ OpenCV nor a camera. (They are imported here eagerly, not through a module ``__g
 Python 3.6, JetPack 4.6's, does not have.)
 """
 
+from typing import TYPE_CHECKING, Any
+
 from .base import Camera, Frame, SourceEnded
 from .csi import CSICamera
 from .jetcam import JetCamCamera
@@ -12,11 +14,14 @@ from .sim import SimCamera
 from .usb import USBCamera
 from .video import VideoCamera
 
+if TYPE_CHECKING:
+    from ..profile import Profile
+
 __all__ = ["Camera", "Frame", "SourceEnded", "CSICamera", "USBCamera", "VideoCamera", "JetCamCamera",
            "SimCamera", "make_camera"]
 
 
-def make_camera(profile, world=None, **overrides):
+def make_camera(profile: "Profile", world: Any = None, **overrides: Any) -> Camera:
     """The camera a profile describes (``[camera] type`` = csi, usb, video or sim).
 
     ``sim`` returns ``world.camera`` (the simulator's camera, on its clock). Nothing is opened
@@ -52,7 +57,7 @@ def make_camera(profile, world=None, **overrides):
     raise ProfileError("camera type %r is not one of csi, usb, video, sim" % (kind,))
 
 
-def _video_path(profile, path):
+def _video_path(profile: "Profile", path: str) -> str:
     """camera.path, found as :meth:`~jetracer.profile.Profile.resolve_path` finds profile files."""
     from ..errors import ProfileError
 

@@ -30,23 +30,32 @@ time) waits with ``self._sleep(s)``, which wakes on stop.
 Hooks are never called concurrently (one lock), and not while the device is closed.
 """
 
-import collections
 import logging
 import threading
 import time
+from typing import TYPE_CHECKING, Any, Callable, List, NamedTuple, Optional, Tuple
 
 import numpy as np
 import traitlets
 
 from ..errors import CameraError
 
+if TYPE_CHECKING:
+    from typing import Literal  # novermin (only the type checker imports it)
+
 __all__ = ["Camera", "Frame", "SourceEnded"]
 
 log = logging.getLogger(__name__)
 
-Frame = collections.namedtuple("Frame", ["image", "timestamp", "seq"])
-Frame.__doc__ = """One captured image (BGR uint8 HxWx3), its capture time on the camera's clock
-(seconds) and its sequence number (1, 2, ...; a jump means frames were skipped)."""
+
+
+class Frame(NamedTuple):
+    """One captured image (BGR uint8 HxWx3), its capture time on the camera's clock
+    (seconds) and its sequence number (1, 2, ...; a jump means frames were skipped)."""
+
+    image: np.ndarray
+    timestamp: float
+    seq: int
 
 
 class SourceEnded(Exception):
@@ -78,8 +87,9 @@ class Camera(traitlets.HasTraits):
     #: how often (real seconds) the capture thread polls a source that has nothing yet
     poll_interval_s = 0.002
 
-    def __init__(self, *args, clock=time.monotonic, stale_limit_s=0.5, first_frame_timeout_s=5.0,
-                 reopen_backoff_s=0.1, max_backoff_s=5.0, **kwargs):
+    def __init__(self, *args: Any, clock: Callable[[], float] = time.monotonic, stale_limit_s: float = 0.5,
+                 first_frame_timeout_s: float = 5.0, reopen_backoff_s: float = 0.1, max_backoff_s: float = 5.0,
+                 **kwargs: Any) -> None:
         if kwargs.get("running"):
             raise ValueError("start the camera with start() (or running = True) after constructing it")
         kwargs.pop("running", None)
@@ -105,44 +115,44 @@ class Camera(traitlets.HasTraits):
 
         self._io_lock = threading.RLock()  # serialises _open/_grab/_release
         self._cond = threading.Condition()  # guards the fields below; waiters wait on it
-        self._latest = None
+        self._latest: Optional[Frame] = None
         self._seq = 0
-        self._fps_dt = None  # smoothed frame interval (camera clock)
-        self._stall_reason = None
+        self._fps_dt: Optional[float] = None  # smoothed frame interval (camera clock)
+        self._stall_reason: Optional[str] = None
         self._ended = False
-        self._last_frame_t = None  # camera clock time of the last frame or (re)open
+        self._last_frame_t: Optional[float] = None  # camera clock time of the last frame or (re)open
         self._frames_since_open = 0
         self._opened = False
         self._stop = threading.Event()
         self._stop.set()
-        self._capture_thread = None
-        self._notifier_thread = None
-        self._stuck_threads = []  # threads that did not stop in time (a grab blocked in the driver)
+        self._capture_thread: Optional[threading.Thread] = None
+        self._notifier_thread: Optional[threading.Thread] = None
+        self._stuck_threads: List[threading.Thread] = []  # did not stop in time (a grab blocked in the driver)
 
     # ----------------------------------------------------------------- hooks for backends
-    def _open(self):
+    def _open(self) -> None:
         """Acquire the device. Raise CameraError (one line, with the fix) if it cannot be opened."""
         raise NotImplementedError
 
-    def _grab(self):
+    def _grab(self) -> Optional[np.ndarray]:
         """Return the next image (BGR uint8, height x width x 3), or None if none is ready yet."""
         raise NotImplementedError
 
-    def _release(self):
+    def _release(self) -> None:
         """Release the device (called with the device open; must not raise for a half-open one)."""
 
-    def _sleep(self, seconds):
+    def _sleep(self, seconds: float) -> bool:
         """For ``_grab`` pacing a source: wait up to ``seconds`` (real time), returning True at once
         if the camera is being stopped. Only meaningful in the capture thread (``self.running``)."""
         return self._stop.wait(seconds) if seconds > 0 else self._stop.is_set()
 
     # ----------------------------------------------------------------------- public API
-    def latest(self):
+    def latest(self) -> Optional[Frame]:
         """The newest Frame, or None before the first; never blocks."""
         with self._cond:
             return self._latest
 
-    def read_frame(self):
+    def read_frame(self) -> Frame:
         """The newest Frame. Running: returns at once (waits for the first frame if there is none
         yet). Not running: captures one synchronously (and opens the device if needed)."""
         if not self.running:
@@ -156,11 +166,11 @@ class Camera(traitlets.HasTraits):
                 ": " + self.last_error if self.last_error else ""))
         return frame
 
-    def read(self):
+    def read(self) -> np.ndarray:
         """The newest image (see :meth:`read_frame`)."""
         return self.read_frame().image
 
-    def wait_frame(self, after_seq, timeout=None):
+    def wait_frame(self, after_seq: int, timeout: Optional[float] = None) -> Optional[Frame]:
         """The newest Frame with ``seq > after_seq``, waiting up to ``timeout`` real seconds (None:
         forever); None on timeout. Not running: captures one synchronously (a new seq), which lets a
         lockstep loop use the same call as a real-time one."""
@@ -177,17 +187,17 @@ class Camera(traitlets.HasTraits):
                 self._cond.wait(remaining if remaining is not None else 0.5)
             return self._latest
 
-    def start(self):
+    def start(self) -> "Camera":
         """Open the device (raising CameraError here, in the caller, if it cannot) and start
         capturing in the background. Same as ``camera.running = True``."""
         self.running = True
         return self
 
-    def stop(self):
+    def stop(self) -> None:
         """Stop the capture thread; the device stays open so ``read()`` keeps working."""
         self.running = False
 
-    def close(self):
+    def close(self) -> None:
         """Stop and release the device. Safe to call twice."""
         self.running = False
         if not self._io_lock.acquire(timeout=2.0):
@@ -198,29 +208,29 @@ class Camera(traitlets.HasTraits):
         finally:
             self._io_lock.release()
 
-    def __enter__(self):
+    def __enter__(self) -> "Camera":
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: Any) -> "Literal[False]":
         self.close()
         return False
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         state = "stalled: %s" % self.error if self.stalled else ("running" if self.running else "stopped")
         return "<%s %dx%d %s>" % (type(self).__name__, self.width, self.height, state)
 
-    def _black_frame(self):
+    def _black_frame(self) -> np.ndarray:
         return np.zeros((self.height, self.width, 3), np.uint8)
 
     @traitlets.observe("width", "height")
-    def _on_size(self, change):
+    def _on_size(self, change: Any) -> None:
         """A size set after construction: the black placeholder follows it until frames arrive."""
         if getattr(self, "_cond", None) is not None and self.latest() is None:
             self.value = self._black_frame()
 
     # ------------------------------------------------------------ starting and stopping
     @traitlets.observe("running")
-    def _on_running(self, change):
+    def _on_running(self, change: Any) -> None:
         if change["new"]:
             try:
                 self._start_threads()
@@ -230,7 +240,7 @@ class Camera(traitlets.HasTraits):
         else:
             self._stop_threads()
 
-    def _start_threads(self):
+    def _start_threads(self) -> None:
         if self._capture_thread is not None and self._capture_thread.is_alive():
             return
         if any(t.is_alive() for t in self._stuck_threads):
@@ -253,7 +263,7 @@ class Camera(traitlets.HasTraits):
         self._capture_thread.start()
         self._notifier_thread.start()
 
-    def _stop_threads(self):
+    def _stop_threads(self) -> None:
         self._stop.set()
         with self._cond:
             self._cond.notify_all()
@@ -267,7 +277,7 @@ class Camera(traitlets.HasTraits):
         self._publish_traits()  # the last frame and state, on the caller's thread
 
     # ------------------------------------------------------------------------ capture
-    def _open_device(self):
+    def _open_device(self) -> None:
         if not self._opened:
             self._open()
             self._opened = True
@@ -275,7 +285,7 @@ class Camera(traitlets.HasTraits):
                 self._frames_since_open = 0
                 self._ended = False
 
-    def _release_device(self):
+    def _release_device(self) -> None:
         if self._opened:
             self._opened = False
             try:
@@ -283,7 +293,7 @@ class Camera(traitlets.HasTraits):
             except Exception as exc:  # noqa: BLE001 - releasing a broken device must not mask the cause
                 log.debug("%s: release failed: %s", self._name(), exc)
 
-    def _capture_sync(self):
+    def _capture_sync(self) -> Frame:
         """One frame in the caller's thread (camera not running)."""
         with self._io_lock:
             self._open_device()
@@ -307,7 +317,7 @@ class Camera(traitlets.HasTraits):
         self._publish_traits()
         return frame
 
-    def _capture_loop(self):
+    def _capture_loop(self) -> None:
         stop = self._stop
         while not stop.is_set():
             if not self._opened:
@@ -337,7 +347,7 @@ class Camera(traitlets.HasTraits):
             else:
                 stop.wait(self.poll_interval_s)
 
-    def _try_reopen(self):
+    def _try_reopen(self) -> Optional[bool]:
         """True when re-opened, False to retry after the backoff, None when ``_open`` raised
         :class:`SourceEnded` (retrying cannot help: the reason stays in ``error``)."""
         try:
@@ -355,17 +365,17 @@ class Camera(traitlets.HasTraits):
             self._last_frame_t = self.clock()
         return True
 
-    def _drop_device_and_wait(self):
+    def _drop_device_and_wait(self) -> None:
         with self._io_lock:
             self._release_device()
         self._wait_backoff()
 
-    def _wait_backoff(self):
+    def _wait_backoff(self) -> None:
         delay = self.backoff_s
         self.backoff_s = min(self.backoff_s * 2.0, self.max_backoff_s)
         self._stop.wait(delay)
 
-    def _staleness(self):
+    def _staleness(self) -> Optional[str]:
         """The stall reason if no frame arrived within the limit (camera clock), else None."""
         with self._cond:
             if self._last_frame_t is None or self._ended:
@@ -377,7 +387,7 @@ class Camera(traitlets.HasTraits):
             return "no new frame for %.2f s (limit %.2f s)" % (age, limit)
         return None
 
-    def _store(self, image):
+    def _store(self, image: np.ndarray) -> Frame:
         """Make ``image`` the newest frame; wake waiters. Called by the capture path only."""
         image = self._fit(image)
         now = self.clock()
@@ -398,7 +408,7 @@ class Camera(traitlets.HasTraits):
             log.info("%s recovered (was: %s)", self._name(), recovered)
         return self._latest
 
-    def _fit(self, image):
+    def _fit(self, image: np.ndarray) -> np.ndarray:
         """Resize to width x height if a backend delivered another size (cheap check otherwise)."""
         shape = getattr(image, "shape", None)
         if shape is None or tuple(shape[:2]) == (self.height, self.width):
@@ -407,7 +417,7 @@ class Camera(traitlets.HasTraits):
 
         return cv2.resize(image, (self.width, self.height), interpolation=cv2.INTER_AREA)
 
-    def _set_stalled(self, reason, ended=False):
+    def _set_stalled(self, reason: str, ended: bool = False) -> None:
         with self._cond:
             first = self._stall_reason is None
             final = ended and not self._ended  # "it will not come back": worth saying, even mid-stall
@@ -421,10 +431,10 @@ class Camera(traitlets.HasTraits):
             log.debug("%s still stalled: %s", self._name(), reason)
 
     # ------------------------------------------------------------- publishing (traits)
-    def _notify_loop(self):
+    def _notify_loop(self) -> None:
         """Publish the newest frame and state as traits, and watch for staleness. Runs user
         observers, so it may be slow; capture never waits for it."""
-        published = (None, None)
+        published: Tuple[Optional[int], Optional[str]] = (None, None)
         tick = min(0.05, self.stale_limit_s / 4.0)
         while not self._stop.is_set():
             stale = self._staleness()
@@ -444,7 +454,7 @@ class Camera(traitlets.HasTraits):
             except Exception:  # noqa: BLE001 - a broken observer must not kill the notifier
                 log.exception("%s: an observer of the camera raised", self._name())
 
-    def _publish_traits(self):
+    def _publish_traits(self) -> None:
         with self._cond:
             frame, reason, fps_dt = self._latest, self._stall_reason, self._fps_dt
         with self.hold_trait_notifications():
@@ -454,10 +464,10 @@ class Camera(traitlets.HasTraits):
             if frame is not None and self.value is not frame.image:
                 self.value = frame.image
 
-    def _name(self):
+    def _name(self) -> str:
         return type(self).__name__
 
 
-def _one_line(exc):
+def _one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return "%s: %s" % (type(exc).__name__, text[0]) if text else type(exc).__name__

@@ -17,11 +17,38 @@ import logging
 import re
 import uuid
 from pathlib import Path
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Counter,
+    Dict,
+    Iterable,
+    List,
+    NamedTuple,
+    Optional,
+    Sequence,
+    Set,
+    Tuple,
+    Union,
+)
 
 from ..errors import DataError
 from ..util.atomic import atomic_write_bytes
 from ..util.digest import file_sha256
 from .sidecar import SIDECAR_NAME
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+    from PIL.Image import Image
+
+    from ..protocols import PathLike
+
+#: one dataset folder or several
+Roots = Union[str, Path, Iterable[Union[str, Path]]]
+#: what a transform takes and gives: (PIL image, x_n, y_n)
+Transform = Callable[[Any, float, float], Tuple[Any, float, float]]
 
 __all__ = ["IMAGE_SUFFIXES", "parse_sample_name", "sample_name", "normalise_xy", "denormalise_xy",
            "save_sample", "list_samples", "find_categories", "check_samples", "SKIP_REASONS", "Sample", "XYDataset"]
@@ -32,7 +59,7 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 _NAME = re.compile(r"^(-?\d+)_(-?\d+)_([^/]+)$")
 
 
-def parse_sample_name(name):
+def parse_sample_name(name: "PathLike") -> Optional[Tuple[int, int]]:
     """``(x, y)`` pixel ints from ``{x}_{y}_{uuid}.jpg``, or None when the name is not a sample."""
     name = Path(name).name
     stem, suffix = name.rsplit(".", 1) if "." in name else (name, "")
@@ -44,21 +71,21 @@ def parse_sample_name(name):
     return int(m.group(1)), int(m.group(2))
 
 
-def sample_name(x, y):
+def sample_name(x: float, y: float) -> str:
     """A new file name for a sample at pixel (x, y), as JetRacer writes it."""
     return "%d_%d_%s.jpg" % (int(round(x)), int(round(y)), uuid.uuid1())
 
 
-def normalise_xy(x, y, width, height):
+def normalise_xy(x: float, y: float, width: float, height: float) -> Tuple[float, float]:
     """Pixel -> JetRacer's normalised label, about [-1, 1] across the image."""
     return 2.0 * (x / float(width) - 0.5), 2.0 * (y / float(height) - 0.5)
 
 
-def denormalise_xy(x_n, y_n, width, height):
+def denormalise_xy(x_n: float, y_n: float, width: float, height: float) -> Tuple[float, float]:
     return (x_n / 2.0 + 0.5) * width, (y_n / 2.0 + 0.5) * height
 
 
-def encode_jpeg(image_bgr, quality=95):
+def encode_jpeg(image_bgr: "np.ndarray", quality: int = 95) -> bytes:
     """JPEG bytes of a BGR uint8 image (OpenCV when present, else Pillow)."""
     import numpy as np
 
@@ -66,10 +93,11 @@ def encode_jpeg(image_bgr, quality=95):
     if image_bgr.ndim != 3 or image_bgr.shape[2] != 3 or image_bgr.dtype != np.uint8:
         raise DataError("a sample image must be an HxWx3 uint8 BGR array, got %s %s" % (
             image_bgr.dtype, image_bgr.shape))
+    cv2: Any = None  # OpenCV when importable
     try:
         import cv2
     except ImportError:
-        cv2 = None
+        pass
     if cv2 is not None:
         ok, buf = cv2.imencode(".jpg", image_bgr, [int(cv2.IMWRITE_JPEG_QUALITY), int(quality)])
         if ok:
@@ -83,7 +111,8 @@ def encode_jpeg(image_bgr, quality=95):
     return out.getvalue()
 
 
-def save_sample(root, category, image_bgr, x, y, quality=95):
+def save_sample(root: "PathLike", category: str, image_bgr: "np.ndarray", x: float, y: float,
+                quality: int = 95) -> Path:
     """Write one labelled image to ``root/category/{x}_{y}_{uuid}.jpg`` atomically; returns its path."""
     if not category or "/" in category or category.startswith("."):
         raise DataError("bad category name %r: use a plain folder name such as 'apex'" % (category,))
@@ -93,23 +122,30 @@ def save_sample(root, category, image_bgr, x, y, quality=95):
     return path
 
 
-#: One file on disk: its path, category index and the labelled pixel.
-Sample = collections.namedtuple("Sample", "path category x y")
 
 
-def _visible_files(folder):
+class Sample(NamedTuple):
+    """One file on disk: its path, category index and the labelled pixel."""
+
+    path: Path
+    category: int
+    x: int
+    y: int
+
+
+def _visible_files(folder: Path) -> List[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
 
 
-def _has_images(folder):
+def _has_images(folder: Path) -> bool:
     return any(p.suffix.lower() in IMAGE_SUFFIXES for p in _visible_files(folder))
 
 
-def _has_samples(folder):
+def _has_samples(folder: Path) -> bool:
     return any(parse_sample_name(p.name) is not None for p in _visible_files(folder))
 
 
-def _category_dirs(root):
+def _category_dirs(root: "PathLike") -> Dict[str, Path]:
     """``{category: folder}`` of one root; a root that *is* a category folder (images inside) counts as one."""
     root = Path(root)
     if not root.is_dir():
@@ -120,13 +156,14 @@ def _category_dirs(root):
     return subdirs
 
 
-def find_categories(roots):
+def find_categories(roots: Iterable["PathLike"]) -> List[str]:
     """Sorted union of the category folders under ``roots`` that hold samples.
 
     An empty folder beside the real ones (made by hand, or by a collection that wrote nothing) is
     ignored with a warning: counted, it would become a category whose head never trains, and an
     engine told to steer with category 0 would use it."""
-    names, empty = set(), {}
+    names: Set[str] = set()
+    empty: Dict[str, Path] = {}
     for root in roots:
         for name, folder in _category_dirs(root).items():
             if _has_samples(folder):
@@ -140,7 +177,7 @@ def find_categories(roots):
     return sorted(names)
 
 
-def list_samples(roots, categories=None):
+def list_samples(roots: Roots, categories: Optional[Sequence[str]] = None) -> Tuple[List[Sample], List[str], List[str]]:
     """``(samples, categories, skipped)`` from the file names alone (cheap: no image is opened).
 
     Names that do not parse are skipped with a warning naming them; temp files of an interrupted save
@@ -193,7 +230,8 @@ SKIP_REASONS = {
 _NAMED_PER_REASON = 20
 
 
-def check_samples(samples, input_size=None):
+def check_samples(samples: Iterable[Sample], input_size: Optional[Sequence[int]] = None
+                  ) -> Tuple[List[Sample], List[Tuple[Path, str]]]:
     """``(kept, skipped)``: samples fit to train on, and ``[(path, reason), ...]`` for the others.
 
     Reads each image's header only (its size), never the pixels. A label must lie in the image
@@ -203,7 +241,9 @@ def check_samples(samples, input_size=None):
     passed twice, a copied file) counts once. Each skipped file is named in a warning."""
     from PIL import Image
 
-    kept, skipped, sizes = [], [], {}
+    kept: List[Sample] = []
+    skipped: List[Tuple[Path, str]] = []
+    sizes: Dict[int, List[Sample]] = {}
     seen_paths = set()
     for s in samples:
         real = str(Path(s.path).resolve())
@@ -246,8 +286,8 @@ def check_samples(samples, input_size=None):
     return kept, skipped
 
 
-def _warn_skipped(skipped):
-    named = collections.Counter()
+def _warn_skipped(skipped: Iterable[Tuple[Path, str]]) -> None:
+    named: Counter[str] = collections.Counter()
     for path, reason in skipped:
         named[reason] += 1
         if named[reason] <= _NAMED_PER_REASON:
@@ -257,7 +297,7 @@ def _warn_skipped(skipped):
             log.warning("... and %d more skipped because %s", count - _NAMED_PER_REASON, SKIP_REASONS[reason])
 
 
-def load_rgb(path):
+def load_rgb(path: "PathLike") -> "Image":
     """A decoded RGB PIL image; raises OSError/ValueError on a damaged file."""
     from PIL import Image
 
@@ -275,8 +315,10 @@ class XYDataset:
     warning and another sample is returned in its place.
     """
 
-    def __init__(self, roots, categories=None, input_size=(224, 224), transform=None, mean=None, std=None,
-                 check=True):
+    def __init__(self, roots: Roots, categories: Optional[Sequence[str]] = None,
+                 input_size: Sequence[int] = (224, 224), transform: Optional[Transform] = None,
+                 mean: Optional[Sequence[float]] = None, std: Optional[Sequence[float]] = None,
+                 check: bool = True) -> None:
         from ..models.checkpoint import IMAGENET_MEAN, IMAGENET_STD
 
         self.roots = [Path(r) for r in ([roots] if isinstance(roots, (str, Path)) else roots)]
@@ -298,12 +340,12 @@ class XYDataset:
         self.transform = transform
         self.mean = list(mean or IMAGENET_MEAN)
         self.std = list(std or IMAGENET_STD)
-        self._bad = set()
+        self._bad: Set[int] = set()
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.samples)
 
-    def with_transform(self, transform):
+    def with_transform(self, transform: Optional[Transform]) -> "XYDataset":
         """The same samples seen through another transform (training augments, validation does not)."""
         import copy
 
@@ -311,7 +353,7 @@ class XYDataset:
         view.transform = transform
         return view
 
-    def summary(self):
+    def summary(self) -> Dict[str, Any]:
         """What the checkpoint records about its training data."""
         per_category = {name: 0 for name in self.categories}
         for s in self.samples:
@@ -323,7 +365,7 @@ class XYDataset:
                 "per_category": per_category, "skipped_files": len(self.skipped) + len(self._bad),
                 "skipped": reasons}
 
-    def load(self, index):
+    def load(self, index: int) -> Tuple["Image", int, float, float]:
         """``(PIL image resized to input_size, category, x_n, y_n)`` of sample ``index``, or raises."""
         from PIL import Image
 
@@ -332,10 +374,10 @@ class XYDataset:
         x_n, y_n = normalise_xy(s.x, s.y, img.width, img.height)
         h, w = self.input_size
         if img.size != (w, h):
-            img = img.resize((w, h), Image.BILINEAR)
+            img = img.resize((w, h), Image.BILINEAR)  # type: ignore[attr-defined]  # Pillow 8 has no Resampling
         return img, s.category, x_n, y_n
 
-    def __getitem__(self, index):
+    def __getitem__(self, index: int) -> Tuple["torch.Tensor", int, "torch.Tensor"]:
         n = len(self.samples)
         for attempt in range(n):
             i = (index + attempt) % n
@@ -351,7 +393,8 @@ class XYDataset:
         raise DataError("no readable image among the %d samples in %s: the files are damaged" % (
             n, ", ".join(str(r) for r in self.roots)))
 
-    def _to_item(self, img, category, x_n, y_n):
+    def _to_item(self, img: "Image", category: int, x_n: float, y_n: float
+                 ) -> Tuple["torch.Tensor", int, "torch.Tensor"]:
         import torch
         from torchvision.transforms import functional as TF
 

@@ -9,7 +9,16 @@ Submodules import torch and the optional backends only when used.
 __all__ = ["Engine", "load_engine", "build_engine", "cached_engine", "optimize_model", "available_backends",
            "fold_preprocessing"]
 
+from typing import TYPE_CHECKING
+
 from ..util.lazy import lazy_exports
+
+if TYPE_CHECKING:  # what the lazy table below gives, for type checkers (nothing is imported at run time)
+    from .backends import available_backends
+    from .base import Engine
+    from .fold import fold_preprocessing
+    from .loader import build_engine, load_engine
+    from .optimize import cached_engine, optimize_model
 
 # keep `import jetracer.engine` free of torch until something is used (not PEP 562: Python 3.6 has none)
 lazy_exports(__name__, {

@@ -6,6 +6,8 @@ install hint, never an ImportError at ``import jetracer``.
 """
 
 import importlib
+from types import ModuleType
+from typing import Dict, List, Optional, Sequence
 
 from ..errors import BackendMissing, EngineError
 
@@ -27,7 +29,7 @@ _HINTS = {
 }
 
 
-def require(name):
+def require(name: str) -> ModuleType:
     """Import an optional module or raise BackendMissing naming the install command."""
     try:
         return importlib.import_module(name)
@@ -36,7 +38,7 @@ def require(name):
         raise BackendMissing("%s is not installed (%s): %s" % (name, exc, hint)) from None
 
 
-def have(name):
+def have(name: str) -> bool:
     try:
         require(name)
         return True
@@ -44,7 +46,7 @@ def have(name):
         return False
 
 
-def cuda_device_info():
+def cuda_device_info() -> Optional[Dict[str, str]]:
     """{"name", "compute_capability" "X.Y"} of CUDA device 0, or None without a usable GPU."""
     import torch
 
@@ -54,7 +56,7 @@ def cuda_device_info():
     return {"name": torch.cuda.get_device_name(0), "compute_capability": "%d.%d" % (major, minor)}
 
 
-def int8_supported(compute_capability):
+def int8_supported(compute_capability: Optional[str]) -> bool:
     """TensorRT runs int8 fast from Pascal 6.1 and Volta 7.0 on (Xavier 7.2, Orin 8.7); not on the
     Nano's Maxwell (5.3) nor the TX2 (6.2)."""
     if not compute_capability:
@@ -63,7 +65,7 @@ def int8_supported(compute_capability):
     return major >= 7 or (major, minor) == (6, 1)
 
 
-def available_backends():
+def available_backends() -> List[str]:
     """Backends that can run here, fastest first."""
     import torch
 
@@ -76,13 +78,14 @@ def available_backends():
     return found
 
 
-def choose_backend(backend):
+def choose_backend(backend: str) -> str:
     if backend not in ("auto",) + BACKENDS:
         raise EngineError("unknown backend %r: choose auto, %s" % (backend, ", ".join(BACKENDS)))
     return available_backends()[0] if backend == "auto" else backend
 
 
-def choose_precision(backend, precision, gpu=None, can_calibrate=False, onnx_providers=()):
+def choose_precision(backend: str, precision: str, gpu: Optional[Dict[str, str]] = None, can_calibrate: bool = False,
+                     onnx_providers: Sequence[str] = ()) -> str:
     """The precision to build with; a one-line EngineError for combinations that cannot run.
 
     ``gpu`` is :func:`cuda_device_info` (or None); ``can_calibrate`` says calibration frames exist.

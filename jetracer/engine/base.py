@@ -8,16 +8,18 @@ frame (PIL, to_tensor, normalise) is folded into the network (see ``fold.py``).
 """
 
 import time
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, cast
 
 import numpy as np
 
 from ..errors import EngineError
 from ..models.convention import DEFAULT_CATEGORY
+from ..protocols import PathLike
 
 __all__ = ["Engine", "Resizer", "check_frame"]
 
 
-def check_frame(frame):
+def check_frame(frame: Any) -> None:
     """A one-line EngineError for anything that is not a BGR uint8 HxWx3 image."""
     if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
         what = "%s %s" % (getattr(frame, "dtype", type(frame).__name__), getattr(frame, "shape", ""))
@@ -31,18 +33,20 @@ class Resizer:
     by a precomputed index gather, so the car never needs more than numpy.
     """
 
-    def __init__(self, size):
+    def __init__(self, size: Sequence[int]) -> None:
         self.height, self.width = int(size[0]), int(size[1])
         self._buffer = np.empty((self.height, self.width, 3), dtype=np.uint8)
-        self._source_shape = None
-        self._index = None
+        self._source_shape: Optional[Tuple[int, int]] = None
+        self._index: Optional[np.ndarray] = None
+        self._cv2: Any = None  # OpenCV when importable
         try:
             import cv2
-        except ImportError:
-            cv2 = None
-        self._cv2 = cv2
 
-    def __call__(self, frame):
+            self._cv2 = cv2
+        except ImportError:
+            pass
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray:
         h, w = frame.shape[:2]
         if (h, w) == (self.height, self.width):
             return frame
@@ -59,7 +63,7 @@ class Resizer:
             self._index = (rows[:, None] * w + cols[None, :]).ravel()
             self._source_shape = (h, w)
         flat = frame.reshape(h * w, 3) if frame.flags.c_contiguous else np.ascontiguousarray(frame).reshape(h * w, 3)
-        np.take(flat, self._index, axis=0, out=self._buffer.reshape(-1, 3))
+        np.take(flat, cast(np.ndarray, self._index), axis=0, out=self._buffer.reshape(-1, 3))
         return self._buffer
 
 
@@ -73,7 +77,7 @@ class Engine:
 
     backend = "none"
 
-    def __init__(self, meta):
+    def __init__(self, meta: Mapping[str, Any]) -> None:
         self.meta = dict(meta)
         self.input_size = tuple(int(v) for v in meta["input_size"])
         self.categories = list(meta.get("categories") or [DEFAULT_CATEGORY])
@@ -84,7 +88,7 @@ class Engine:
         self._resize = Resizer(self.input_size)
 
     # -- the hot path -------------------------------------------------------------------------------
-    def _run(self, frame):
+    def _run(self, frame: np.ndarray) -> np.ndarray:
         t0 = time.perf_counter()
         check_frame(frame)
         self._stage(self._resize(frame))
@@ -95,16 +99,16 @@ class Engine:
         self.last_timings["inference_ms"] = (t2 - t1) * 1e3
         return out
 
-    def __call__(self, frame):
+    def __call__(self, frame: np.ndarray) -> Tuple[float, float]:
         out = self._run(frame)
         return float(out[0, 0]), float(out[0, 1])
 
-    def predict(self, frame):
+    def predict(self, frame: np.ndarray) -> np.ndarray:
         """(categories, 2) normalised (x, y) per category; a fresh array the caller may keep."""
         return self._run(frame).reshape(-1, 2).copy()
 
     # -- helpers for subclasses ---------------------------------------------------------------------
-    def _padded_input(self, dtype=np.float32):
+    def _padded_input(self, dtype: Any = np.float32) -> np.ndarray:
         """The folded network's input buffer, its border filled once with the mean pixel."""
         h, w = self.input_size
         ph, pw = self.pad
@@ -112,33 +116,33 @@ class Engine:
         buf[:] = np.asarray(self.pad_value, dtype=dtype)[None, :, None, None]
         return buf
 
-    def _interior(self, buf):
+    def _interior(self, buf: np.ndarray) -> np.ndarray:
         """The frame area of a padded (1, 3, H', W') buffer, as a CHW view."""
         h, w = self.input_size
         ph, pw = self.pad
         return buf[0, :, ph:ph + h, pw:pw + w]
 
-    def _stage(self, image):
+    def _stage(self, image: np.ndarray) -> None:
         raise NotImplementedError
 
-    def _infer(self):
+    def _infer(self) -> np.ndarray:
         raise NotImplementedError
 
-    def save(self, path):
+    def save(self, path: PathLike) -> None:
         """Write the engine file (atomically) so ``load_engine(path)`` gives this engine back."""
         from .fileformat import write_engine_file
 
         write_engine_file(path, self.header(), self.payload())
 
-    def header(self):
+    def header(self) -> Dict[str, Any]:
         return dict(self.meta, backend=self.backend, precision=self.precision)
 
-    def payload(self):
+    def payload(self) -> bytes:
         raise EngineError("a %s engine cannot be saved" % self.backend)
 
-    def close(self):
+    def close(self) -> None:
         """Release device resources (GPU buffers, sessions)."""
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "<%s %s %s %dx%d>" % (type(self).__name__, self.backend, self.precision,
                                      self.input_size[1], self.input_size[0])

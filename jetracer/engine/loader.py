@@ -7,6 +7,9 @@ are built from the fp32 model with its preprocessing folded in (``fold.py``).
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
 
 from ..errors import EngineError, JetracerError, ModelError
 from .backends import BACKENDS, choose_backend, choose_precision, cuda_device_info, require
@@ -14,13 +17,20 @@ from .base import Resizer
 from .fileformat import MAGIC, read_engine_file
 from .fold import fold_preprocessing, pad_raw_frames
 
+if TYPE_CHECKING:
+    import torch
+
+    from ..protocols import PathLike
+    from .base import Engine
+    from .fold import RawPixelModel
+
 __all__ = ["load_engine", "build_engine", "load_model_file", "engine_meta", "fold_model", "calibration_inputs",
            "holds_engine"]
 
 log = logging.getLogger(__name__)
 
 
-def engine_meta(model_meta):
+def engine_meta(model_meta: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
     """The parts of a checkpoint's metadata an engine needs, with JetRacer's defaults (its input
     convention included: a model that does not say is a JetRacer model)."""
     from ..models.convention import DEFAULT_CATEGORY, input_convention
@@ -33,7 +43,7 @@ def engine_meta(model_meta):
     return meta
 
 
-def load_model_file(path):
+def load_model_file(path: "PathLike") -> Tuple["torch.nn.Module", Dict[str, Any]]:
     """(fp32 model in eval mode, checkpoint metadata) from a .pth (jetracer or plain JetRacer)."""
     from ..models import load_model
 
@@ -41,7 +51,7 @@ def load_model_file(path):
     return model.float().eval(), dict(meta or {})
 
 
-def fold_model(model, meta):
+def fold_model(model: "torch.nn.Module", meta: Dict[str, Any]) -> "RawPixelModel":
     """The raw-pixel model for ``meta`` (see :func:`engine_meta`); checks outputs = 2 per category."""
     folded = fold_preprocessing(model, meta["mean"], meta["std"], channel_order=meta["channel_order"],
                                 input_order="BGR", input_size=meta["input_size"])
@@ -63,14 +73,17 @@ def fold_model(model, meta):
     return folded
 
 
-def calibration_inputs(frames, meta, pad, pad_value):
+def calibration_inputs(frames: Sequence[np.ndarray], meta: Mapping[str, Any], pad: Sequence[int],
+                       pad_value: Sequence[float]) -> List[np.ndarray]:
     """BGR frames of any size -> padded float32 network inputs (for int8 calibration)."""
     resize = Resizer(meta["input_size"])
     return [pad_raw_frames(resize(f).copy(), pad, pad_value) for f in frames]
 
 
-def build_engine(model, model_meta=None, backend="auto", precision="auto", calib_frames=None, device=None,
-                 threads=None, workspace_bytes=None, calib_algorithm="minmax"):
+def build_engine(model: "torch.nn.Module", model_meta: Optional[Mapping[str, Any]] = None, backend: str = "auto",
+                 precision: str = "auto", calib_frames: Optional[Sequence[np.ndarray]] = None,
+                 device: Optional[str] = None, threads: Optional[int] = None, workspace_bytes: Optional[int] = None,
+                 calib_algorithm: str = "minmax") -> "Engine":
     """An engine for ``model`` (fp32, trained in the input convention ``model_meta`` records; none
     recorded means JetRacer's: the BGR frame, ImageNet statistics in RGB order).
 
@@ -113,7 +126,8 @@ def build_engine(model, model_meta=None, backend="auto", precision="auto", calib
                           calib_algorithm=calib_algorithm)
 
 
-def load_engine(path, backend="auto", device=None, threads=None, precision="auto"):
+def load_engine(path: "PathLike", backend: str = "auto", device: Optional[str] = None, threads: Optional[int] = None,
+                precision: str = "auto") -> "Engine":
     """The engine in ``path``: a jetracer engine file (backend from its header) or a model .pth.
 
     A .pth runs with the torch backend under ``backend="auto"``; naming another backend builds that
@@ -165,7 +179,7 @@ def load_engine(path, backend="auto", device=None, threads=None, precision="auto
                       "`jetracer optimize MODEL.pth --out %s`" % (path, path))
 
 
-def check_engine_header(header, path):
+def check_engine_header(header: Mapping[str, Any], path: "PathLike") -> None:
     """One line naming the field when an engine header was edited into something unusable: an input
     size, normalisation or padding a backend would otherwise turn into a crash, a memory blow-up or
     silently wrong steering. (The checksum covers the payload only; the header is plain JSON.)"""
@@ -174,15 +188,15 @@ def check_engine_header(header, path):
 
     from ..models.checkpoint import check_model_meta
 
-    def numbers_of(value, count, kind=numbers.Real):
+    def numbers_of(value: Any, count: int, kind: Any = numbers.Real) -> bool:
         return (isinstance(value, (list, tuple)) and len(value) == count and all(
             isinstance(v, kind) and not isinstance(v, bool) and math.isfinite(v) for v in value))
 
-    def bad(field, rule):
+    def bad(field: str, rule: str) -> EngineError:
         return EngineError("%s: header field %r = %r %s (was the file edited?): rebuild it with `jetracer optimize "
                            "MODEL.pth --out %s`" % (path, field, header.get(field), rule, path))
 
-    def engine_error(message):
+    def engine_error(message: str) -> EngineError:
         return EngineError("%s; rebuild it with `jetracer optimize MODEL.pth --out %s`" % (
             message.replace(": rebuild or retrain it", ""), path))
 
@@ -196,7 +210,7 @@ def check_engine_header(header, path):
         raise bad("pad_value", "must be 3 numbers")
 
 
-def holds_engine(path):
+def holds_engine(path: "PathLike") -> bool:
     """True for a jetracer engine file or a torch2trt TRTModule file (whatever its name ends with)."""
     try:
         with open(str(path), "rb") as f:
@@ -207,7 +221,7 @@ def holds_engine(path):
     return _read_torch2trt_state(path) is not None
 
 
-def _read_torch2trt_state(path):
+def _read_torch2trt_state(path: "PathLike") -> Optional[Dict[str, Any]]:
     """The dict of a JetRacer-style ``torch.save(model_trt.state_dict())`` file, or None.
 
     Read with an unpickler that resolves exactly what torch2trt stores (an OrderedDict, the engine
@@ -225,7 +239,7 @@ def _read_torch2trt_state(path):
     return None
 
 
-def _torch2trt_file_engine(state, path, backend):
+def _torch2trt_file_engine(state: Dict[str, Any], path: "PathLike", backend: str) -> "Engine":
     """JetRacer's TRTModule file: run where torch2trt and TensorRT are, else one line saying what to do."""
     from .backends import have
 
@@ -245,7 +259,8 @@ def _torch2trt_file_engine(state, path, backend):
     return engine_from_torch2trt_state(state, path)
 
 
-def engine_from_file_parts(header, payload, path="engine", backend="auto", device=None, threads=None):
+def engine_from_file_parts(header: Dict[str, Any], payload: bytes, path: "PathLike" = "engine", backend: str = "auto",
+                           device: Optional[str] = None, threads: Optional[int] = None) -> "Engine":
     built = header.get("backend")
     if built not in BACKENDS:
         raise EngineError("%s names an unknown backend %r: rebuild it with `jetracer optimize`" % (path, built))
@@ -263,7 +278,8 @@ def engine_from_file_parts(header, payload, path="engine", backend="auto", devic
     return _torch_engine_from_payload(header, payload, path, device)
 
 
-def _torch_engine_from_payload(header, payload, path, device):
+def _torch_engine_from_payload(header: Dict[str, Any], payload: bytes, path: "PathLike",
+                               device: Optional[str]) -> "Engine":
     import io
 
     import torch

@@ -15,11 +15,17 @@ in fp16 load into an fp32 model. Anything else is a one-line :class:`ModelError`
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from ..errors import ModelError
 from ..util.atomic import atomic_save_torch
 from .convention import DEFAULT_CATEGORY, IMAGENET_MEAN, IMAGENET_STD, JETRACER, default_categories, input_convention
 from .factory import ARCHS, build_model
+
+if TYPE_CHECKING:
+    import torch
+
+    from ..protocols import PathLike
 
 __all__ = ["FORMAT", "VERSION", "IMAGENET_MEAN", "IMAGENET_STD", "default_meta", "save_checkpoint",
            "load_checkpoint", "load_model", "load_error_reason"]
@@ -33,14 +39,15 @@ _HEAD_WEIGHT = {"resnet18": "fc.weight", "resnet34": "fc.weight",
                 "fast": "out.weight"}
 
 
-def default_meta():
+def default_meta() -> Dict[str, Any]:
     """What a JetRacer model implies: resnet18, one "apex" category, 224x224, JetRacer's input convention."""
     return {"arch": "resnet18", "input_size": [224, 224], "categories": [DEFAULT_CATEGORY],
             "channel_order": JETRACER["channel_order"], "mean": list(JETRACER["mean"]), "std": list(JETRACER["std"]),
             "val_loss": None, "dataset": {}}
 
 
-def save_checkpoint(path, model, meta, half=False):
+def save_checkpoint(path: "PathLike", model: "torch.nn.Module", meta: Optional[Mapping[str, Any]],
+                    half: bool = False) -> Path:
     """Write ``model``'s weights and ``meta`` atomically. ``half`` stores float weights as fp16 (half the size).
 
     ``meta`` should name the input convention the weights were trained on (``channel_order``,
@@ -63,12 +70,12 @@ def save_checkpoint(path, model, meta, half=False):
     return Path(path)
 
 
-def _plain(meta):
+def _plain(meta: Mapping[str, Any]) -> Dict[str, Any]:
     """Metadata as JSON types only (a Path or numpy float would stop weights_only loading)."""
     return json.loads(json.dumps(meta, default=_jsonable))
 
 
-def _jsonable(value):
+def _jsonable(value: Any) -> Any:
     if hasattr(value, "item"):
         return value.item()
     if isinstance(value, (tuple, set)):
@@ -76,7 +83,7 @@ def _jsonable(value):
     return str(value)
 
 
-def load_checkpoint(path, map_location="cpu"):
+def load_checkpoint(path: "PathLike", map_location: Any = "cpu") -> Tuple[Dict[str, "torch.Tensor"], Dict[str, Any]]:
     """``(state_dict, meta)`` from a jetracer checkpoint or a bare state_dict, without building a model."""
     import torch
 
@@ -98,7 +105,7 @@ def load_checkpoint(path, map_location="cpu"):
             meta.update(input_convention(meta))
         except ModelError as exc:
             raise ModelError("%s: %s" % (path, exc)) from None
-        state = obj.get("state_dict")
+        state: Any = obj.get("state_dict")
         if not _is_state_dict(torch, state):
             raise ModelError("%s is a damaged jetracer model (no weights inside): retrain or copy it again" % path)
         check_model_meta(meta, path)
@@ -118,22 +125,23 @@ def load_checkpoint(path, map_location="cpu"):
                      "state_dict" % (path, type(obj).__name__))
 
 
-def check_model_meta(meta, path, error=ModelError):
+def check_model_meta(meta: Mapping[str, Any], path: "PathLike",
+                     error: Callable[[str], Exception] = ModelError) -> None:
     """Raise ``error`` (one line naming the field) when a model's recorded input convention was
     edited into something unusable: a size that exhausts memory, a std of 0, a stray category list.
     Engines carry the same fields in their header and are checked with this too."""
     import math
     import numbers
 
-    def numbers_of(value, count, kind=numbers.Real):
+    def numbers_of(value: Any, count: int, kind: Any = numbers.Real) -> bool:
         return (isinstance(value, (list, tuple)) and len(value) == count and all(
             isinstance(v, kind) and not isinstance(v, bool) and math.isfinite(v) for v in value))
 
-    def bad(field, rule):
+    def bad(field: str, rule: str) -> Exception:
         return error("%s: %r = %r %s (was the file edited?): rebuild or retrain it" % (
             path, field, meta.get(field), rule))
 
-    size = meta.get("input_size")
+    size: Any = meta.get("input_size")
     if not numbers_of(size, 2, numbers.Integral) or not all(16 <= v <= 1024 for v in size):
         raise bad("input_size", "must be [height, width], 16-1024 pixels")
     for field in ("mean", "std"):
@@ -149,7 +157,7 @@ def check_model_meta(meta, path, error=ModelError):
         raise bad("channel_order", "must be RGB or BGR")
 
 
-def load_model(path, map_location="cpu"):
+def load_model(path: "PathLike", map_location: Any = "cpu") -> Tuple["torch.nn.Module", Dict[str, Any]]:
     """``(model in eval mode, meta)``; weights in fp16 load into fp32; mismatches are one-line ModelErrors."""
     state, meta = load_checkpoint(path, map_location=map_location)
     arch = meta.get("arch")
@@ -166,7 +174,7 @@ def load_model(path, map_location="cpu"):
     return model.eval(), meta
 
 
-def _read(torch, path, map_location):
+def _read(torch: Any, path: Path, map_location: Any) -> Any:
     """The file's object, resolving only the globals a state_dict names, the same way on every torch
     (torch 1.10 has no weights-only mode; torch 1.13's refuses the floats in our metadata)."""
     import warnings
@@ -182,7 +190,7 @@ def _read(torch, path, map_location):
                          "or a JetRacer state_dict" % (path, load_error_reason(exc))) from None
 
 
-def load_error_reason(exc):
+def load_error_reason(exc: BaseException) -> str:
     """The informative line of a ``torch.load`` failure (its messages run to a dozen lines)."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     for line in lines:
@@ -191,19 +199,19 @@ def load_error_reason(exc):
     return (lines[0] if lines else type(exc).__name__)[:120]
 
 
-def _is_state_dict(torch, obj):
+def _is_state_dict(torch: Any, obj: Any) -> bool:
     return (isinstance(obj, dict) and len(obj) > 0
             and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()))
 
 
-def _strip_prefix(state):
+def _strip_prefix(state: Mapping[str, Any]) -> Dict[str, Any]:
     """Weights saved from a DataParallel/DDP wrapper carry a ``module.`` prefix; drop it."""
     if all(k.startswith("module.") for k in state):
         return {k[len("module."):]: v for k, v in state.items()}
     return dict(state)
 
 
-def _guess_arch(state, path):
+def _guess_arch(state: Mapping[str, Any], path: Path) -> str:
     if "fc.weight" in state and "layer1.0.conv1.weight" in state:
         if "layer1.0.conv3.weight" in state:
             raise ModelError("%s holds a bottleneck ResNet (resnet50 or larger), which jetracer does not build: "
@@ -220,7 +228,7 @@ def _guess_arch(state, path):
                      "a road-following model (resnet18 with fc = Linear(512, 2), as JetRacer)" % (path, example))
 
 
-def _default_categories(state, arch, path):
+def _default_categories(state: Mapping[str, Any], arch: str, path: Path) -> List[str]:
     outputs = state[_HEAD_WEIGHT[arch]].shape[0]
     if outputs % 2:
         raise ModelError("%s: the head has %d outputs, not (x, y) pairs: this is not a road-following model "
@@ -228,7 +236,7 @@ def _default_categories(state, arch, path):
     return default_categories(outputs // 2)
 
 
-def _check_fit(model, state, arch, path):
+def _check_fit(model: "torch.nn.Module", state: Mapping[str, Any], arch: str, path: "PathLike") -> None:
     """Compare names and shapes first, so a mismatch is one readable line instead of torch's essay."""
     expected = model.state_dict()
     missing = [k for k in expected if k not in state]

@@ -7,13 +7,17 @@ plain 96x96 CNN built to be ~100x cheaper than ResNet-18 and fast under TensorRT
 """
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
 from ..errors import ModelError
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["ARCHS", "build_model", "default_input_size", "pretrained_weights_path"]
 
 #: arch -> (default input size [h, w], ImageNet weights file name in the torch hub cache or None)
-ARCHS = {
+ARCHS: Dict[str, Tuple[Tuple[int, int], Optional[str]]] = {
     "resnet18": ((224, 224), "resnet18-f37072fd.pth"),
     "resnet34": ((224, 224), "resnet34-b627a593.pth"),
     "mobilenet_v3_small": ((224, 224), "mobilenet_v3_small-047dcff4.pth"),
@@ -30,17 +34,17 @@ _LEGACY_FILES = {
 _DOWNLOAD_URL = "https://download.pytorch.org/models/"
 
 
-def default_input_size(arch):
+def default_input_size(arch: str) -> List[int]:
     _check_arch(arch)
     return list(ARCHS[arch][0])
 
 
-def _check_arch(arch):
+def _check_arch(arch: str) -> None:
     if arch not in ARCHS:
         raise ModelError("unknown model arch %r: choose one of %s" % (arch, ", ".join(sorted(ARCHS))))
 
 
-def build_model(arch="resnet18", num_categories=1, pretrained=False):
+def build_model(arch: str = "resnet18", num_categories: int = 1, pretrained: bool = False) -> "torch.nn.Module":
     """A network with ``2 * num_categories`` outputs: (x, y) per category, each about [-1, 1].
 
     ``pretrained`` loads torchvision's ImageNet weights into the backbone, but only from the local
@@ -53,7 +57,7 @@ def build_model(arch="resnet18", num_categories=1, pretrained=False):
     outputs = 2 * num_categories
     if arch in ("tiny", "fast"):
         if pretrained:
-            raise ModelError("arch %r has no pretrained weights: drop --pretrained or pick resnet18" % arch)
+            raise _no_weights(arch)
         if arch == "fast":
             from .fast import FastNet
 
@@ -76,12 +80,16 @@ def build_model(arch="resnet18", num_categories=1, pretrained=False):
     return model
 
 
-def _torchvision_builder(arch):
+def _no_weights(arch: str) -> ModelError:
+    return ModelError("arch %r has no pretrained weights: drop --pretrained or pick resnet18" % arch)
+
+
+def _torchvision_builder(arch: str) -> Callable[[], Any]:
     import torchvision.models as tvm
 
     fn = getattr(tvm, arch)
 
-    def build():
+    def build() -> Any:
         try:
             return fn(weights=None)
         except TypeError:  # torchvision < 0.13 (older Jetson wheels)
@@ -90,13 +98,15 @@ def _torchvision_builder(arch):
     return build
 
 
-def pretrained_weights_path(arch):
+def pretrained_weights_path(arch: str) -> Path:
     """The cached ImageNet weights file for ``arch``; a one-line ModelError saying how to fetch it."""
     _check_arch(arch)
     import torch
 
     cache = Path(torch.hub.get_dir()) / "checkpoints"
     name = ARCHS[arch][1]
+    if name is None:
+        raise _no_weights(arch)
     for candidate in (name,) + _LEGACY_FILES.get(arch, ()):
         if (cache / candidate).is_file():
             return cache / candidate
@@ -106,7 +116,7 @@ def pretrained_weights_path(arch):
             arch, cache, cache, cache, _DOWNLOAD_URL, name))
 
 
-def _torch_load(torch, path):
+def _torch_load(torch: Any, path: Path) -> Any:
     """torchvision's weight files through the allow-list unpickler (the same on torch 1.10 to 2.x)."""
     from ..util.safe_pickle import TENSOR_GLOBALS, torch_load_allowed
 

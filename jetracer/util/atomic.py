@@ -12,8 +12,10 @@ import errno
 import os
 import tempfile
 from pathlib import Path
+from typing import Any, Iterator, Optional
 
 from ..errors import FAULT_EXIT, USAGE_EXIT, OutputError
+from ..protocols import PathLike
 
 __all__ = ["atomic_write_bytes", "atomic_path", "atomic_save_torch", "check_output_file", "check_output_dir",
            "describe_os_error", "output_error"]
@@ -23,7 +25,7 @@ _USAGE_ERRNOS = {errno.EISDIR, errno.ENOTDIR, errno.ENOENT, errno.EACCES, errno.
                  errno.EEXIST}
 
 
-def describe_os_error(exc, path=None):
+def describe_os_error(exc: OSError, path: Optional[PathLike] = None) -> str:
     """One line for an ``OSError``: what failed, on which path, and what to do."""
     if isinstance(exc, OutputError):
         return str(exc)
@@ -47,7 +49,7 @@ def describe_os_error(exc, path=None):
     return "%s: %s" % (path, exc.strerror or exc)
 
 
-def output_error(exc, path):
+def output_error(exc: OSError, path: PathLike) -> OutputError:
     """The :class:`OutputError` for an ``OSError`` raised while writing ``path``."""
     if isinstance(exc, OutputError):
         return exc
@@ -55,7 +57,7 @@ def output_error(exc, path):
     return OutputError(describe_os_error(exc, path), exit_code=code)
 
 
-def _free_space(path):
+def _free_space(path: PathLike) -> str:
     folder = Path(path).parent
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
@@ -67,7 +69,7 @@ def _free_space(path):
     return "%.1f MB" % (free / 1e6) if free >= 1e5 else "%d bytes" % free
 
 
-def check_output_dir(folder, what="output folder"):
+def check_output_dir(folder: PathLike, what: str = "output folder") -> Path:
     """Make ``folder`` (and its parents) or raise one line: it is a file, or cannot be made.
 
     Called before long work starts, so a wrong path fails in a second, not after an hour of training."""
@@ -86,7 +88,7 @@ def check_output_dir(folder, what="output folder"):
     return folder
 
 
-def check_output_file(path, what="output file"):
+def check_output_file(path: PathLike, what: str = "output file") -> Path:
     """Check ``path`` can be written (not a folder, its folder made and writable) without touching
     an existing file there; raises one :class:`OutputError` line otherwise."""
     path = Path(path)
@@ -103,35 +105,36 @@ def check_output_file(path, what="output file"):
 
 
 @contextlib.contextmanager
-def atomic_path(path):
+def atomic_path(path: PathLike) -> Iterator[Path]:
     """Yield a temp path in the target's folder; on success it is renamed to ``path``.
 
     The temp name keeps the target's suffix, so writers that choose a format by it (OpenCV, Pillow)
     pick the right one."""
-    path = check_output_file(path)
+    target = check_output_file(path)
     try:
-        fd, tmp = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".tmp" + path.suffix, dir=str(path.parent))
+        fd, tmp = tempfile.mkstemp(prefix="." + target.name + ".", suffix=".tmp" + target.suffix,
+                                   dir=str(target.parent))
         os.close(fd)
     except OSError as exc:
-        raise output_error(exc, path) from None
+        raise output_error(exc, target) from None
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; keep the permissions a plain open() gives
         yield Path(tmp)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
-        os.replace(tmp, str(path))
-        _fsync_dir(path.parent)
+        os.replace(tmp, str(target))
+        _fsync_dir(target.parent)
     except OSError as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        raise output_error(exc, path) from None
+        raise output_error(exc, target) from None
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
 
 
-def _umask():
+def _umask() -> int:
     """The process umask, read without changing it (os.umask(0) would race other threads' files)."""
     try:
         with open("/proc/self/status") as f:
@@ -143,7 +146,7 @@ def _umask():
     return 0o022
 
 
-def _fsync_dir(folder):
+def _fsync_dir(folder: PathLike) -> None:
     with contextlib.suppress(OSError):
         fd = os.open(str(folder), os.O_RDONLY)
         try:
@@ -152,7 +155,7 @@ def _fsync_dir(folder):
             os.close(fd)
 
 
-def atomic_write_bytes(path, data, mode=None):
+def atomic_write_bytes(path: PathLike, data: bytes, mode: Optional[int] = None) -> None:
     """Write ``data`` to ``path`` atomically; ``mode`` (e.g. 0o600 for secrets) is set before the
     file becomes visible under its name."""
     with atomic_path(path) as tmp:
@@ -162,7 +165,7 @@ def atomic_write_bytes(path, data, mode=None):
             f.write(data)
 
 
-def atomic_save_torch(obj, path):
+def atomic_save_torch(obj: Any, path: PathLike) -> None:
     """``torch.save`` through a temp file and rename."""
     import torch
 
@@ -177,7 +180,7 @@ def atomic_save_torch(obj, path):
             raise OSError(errno.EIO, str(exc).split("\n")[0]) from None
 
 
-def _nearly_full(path):
+def _nearly_full(path: PathLike) -> bool:
     """True when the file system holding ``path`` has (almost) no room left."""
     try:
         st = os.statvfs(str(Path(path).parent))

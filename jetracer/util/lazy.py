@@ -8,25 +8,26 @@ subclass of ``ModuleType`` with ``__getattr__`` works on 3.5 and later alike.
 import importlib
 import sys
 import types
+from typing import Any, List, Mapping
 
 __all__ = ["lazy_exports"]
 
 
-def lazy_exports(module_name, exports):
+def lazy_exports(module_name: str, exports: Mapping[str, str]) -> None:
     """Make ``sys.modules[module_name].NAME`` import ``exports[NAME]`` (a submodule name relative to
     the package, e.g. ``".racecar"``) on first access, then keep it as an ordinary attribute."""
     module = sys.modules[module_name]
     table = dict(exports)
 
     class LazyModule(types.ModuleType):
-        def __getattr__(self, name):  # only called when normal lookup fails
+        def __getattr__(self, name: str) -> Any:  # only called when normal lookup fails
             if name in table:
                 value = getattr(importlib.import_module(table[name], module_name), name)
                 setattr(self, name, value)
                 return value
             raise AttributeError("module %r has no attribute %r" % (module_name, name))
 
-        def __dir__(self):
+        def __dir__(self) -> List[str]:
             return sorted(set(super().__dir__()) | set(table))
 
     module.__class__ = LazyModule

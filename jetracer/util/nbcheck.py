@@ -6,15 +6,18 @@ Outputs in git bloat the repo, leak machine paths and make diffs unreadable; `ma
 import json
 import sys
 from pathlib import Path
+from typing import List, Optional, Sequence
+
+from ..protocols import PathLike
 
 
-def dirty_cells(path):
+def dirty_cells(path: PathLike) -> List[int]:
     nb = json.loads(Path(path).read_text(encoding="utf-8"))
     return [i for i, cell in enumerate(nb.get("cells", []))
             if cell.get("cell_type") == "code" and (cell.get("outputs") or cell.get("execution_count"))]
 
 
-def main(argv=None):
+def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     bad = 0
     for folder in argv or ["notebooks"]:

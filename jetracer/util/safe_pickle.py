@@ -11,6 +11,7 @@ values (numbers, strings, lists, dicts, tuples) need no global. It behaves the s
 
 import pickle
 import types
+from typing import IO, Any, Iterable, Tuple, Union
 
 __all__ = ["TENSOR_GLOBALS", "TORCH2TRT_GLOBALS", "restricted_pickle_module", "torch_load_allowed"]
 
@@ -30,34 +31,35 @@ TORCH2TRT_GLOBALS = frozenset([("collections", "OrderedDict"), ("builtins", "byt
 _RENAMED = {"__builtin__": "builtins"}  # protocol 2 names Python 2's module
 
 
-def restricted_pickle_module(allowed):
+def restricted_pickle_module(allowed: Iterable[Tuple[str, str]]) -> types.ModuleType:
     """A module-like object for ``torch.load(pickle_module=...)`` that resolves only ``allowed``
     (a set of ``(module, name)``) and raises ``pickle.UnpicklingError`` naming any other global."""
     allowed = frozenset(allowed)
 
     class Unpickler(pickle.Unpickler):
-        def find_class(self, module, name):
+        def find_class(self, module: str, name: str) -> Any:
             plain = _RENAMED.get(module, module)
             if (plain, name) in allowed:
                 return super().find_class(module, name)
             raise pickle.UnpicklingError("global %s.%s is not allowed here" % (plain, name))
 
-    def load(file, **kwargs):
+    def load(file: IO[bytes], **kwargs: Any) -> Any:
         return Unpickler(file, **kwargs).load()
 
-    def loads(data, **kwargs):
+    def loads(data: bytes, **kwargs: Any) -> Any:
         import io
 
         return load(io.BytesIO(data), **kwargs)
 
-    module = types.ModuleType("jetracer_restricted_pickle")
+    module: Any = types.ModuleType("jetracer_restricted_pickle")  # attributes set below, as pickle has them
     module.Unpickler, module.load, module.loads = Unpickler, load, loads
     module.UnpicklingError = pickle.UnpicklingError
     module.__version__ = "1"
     return module
 
 
-def torch_load_allowed(source, allowed, map_location="cpu"):
+def torch_load_allowed(source: Union[str, IO[bytes]], allowed: Iterable[Tuple[str, str]],
+                       map_location: Any = "cpu") -> Any:
     """``torch.load(source)`` resolving only ``allowed`` globals, on torch 1.10 to today's.
 
     ``weights_only=False`` is passed where torch has the argument (1.13 on), because torch refuses

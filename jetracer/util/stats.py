@@ -1,11 +1,12 @@
 """Latency statistics without keeping every sample forever: a bounded window, percentiles on demand."""
 
 import collections
+from typing import Deque, Dict, Iterable, Optional, cast
 
 __all__ = ["Window", "percentile"]
 
 
-def percentile(values, q):
+def percentile(values: Iterable[float], q: float) -> Optional[float]:
     """Linear-interpolated percentile of ``values`` (q in [0, 100]); None when empty."""
     data = sorted(values)
     if not data:
@@ -19,20 +20,21 @@ def percentile(values, q):
 class Window:
     """The last ``size`` samples of a quantity, with p50/p99/mean."""
 
-    def __init__(self, size=10000):
-        self.samples = collections.deque(maxlen=size)
+    def __init__(self, size: int = 10000) -> None:
+        self.samples: Deque[float] = collections.deque(maxlen=size)
         self.count = 0
 
-    def add(self, value):
+    def add(self, value: float) -> None:
         self.samples.append(float(value))
         self.count += 1
 
-    def p(self, q):
+    def p(self, q: float) -> Optional[float]:
         return percentile(self.samples, q)
 
-    def summary(self, digits=3):
+    def summary(self, digits: int = 3) -> Dict[str, Optional[float]]:
         if not self.samples:
             return {"p50": None, "p99": None, "mean": None, "n": 0}
         mean = sum(self.samples) / len(self.samples)
-        return {"p50": round(self.p(50), digits), "p99": round(self.p(99), digits),
+        p50, p99 = cast(float, self.p(50)), cast(float, self.p(99))  # floats: there are samples
+        return {"p50": round(p50, digits), "p99": round(p99, digits),
                 "mean": round(mean, digits), "n": self.count}

@@ -3,13 +3,17 @@
 import errno
 import os
 from pathlib import Path
+from typing import Any, List, Optional, cast
 
 import numpy as np
+
+from ..protocols import PathLike
 
 __all__ = ["VideoRecorder", "draw_prediction"]
 
 
-def draw_prediction(image_bgr, x, y, steering=None, throttle=None):
+def draw_prediction(image_bgr: np.ndarray, x: Optional[float], y: Optional[float], steering: Optional[float] = None,
+                    throttle: Optional[float] = None) -> np.ndarray:
     """A copy of the frame with the target point (normalised x, y) and a steering bar."""
     from PIL import Image, ImageDraw
 
@@ -38,7 +42,7 @@ class VideoRecorder:
 
     SUFFIXES = (".mp4", ".avi", ".gif")
 
-    def __init__(self, path, fps=30.0, max_frames=3000):
+    def __init__(self, path: PathLike, fps: float = 30.0, max_frames: int = 3000) -> None:
         from ..errors import OutputError
         from .atomic import check_output_file
 
@@ -49,11 +53,12 @@ class VideoRecorder:
         self.fps = float(fps)
         self.max_frames = max_frames
         self.count = 0
-        self._gif_frames = []
-        self._writer = None
-        self._tmp = None
+        self._gif_frames: List[Any] = []  # PIL images
+        self._writer: Any = None  # cv2.VideoWriter
+        self._tmp: Optional[str] = None
 
-    def add(self, image_bgr, x=None, y=None, steering=None, throttle=None):
+    def add(self, image_bgr: np.ndarray, x: Optional[float] = None, y: Optional[float] = None,
+            steering: Optional[float] = None, throttle: Optional[float] = None) -> None:
         if self.count >= self.max_frames:
             return
         frame = draw_prediction(image_bgr, x, y, steering, throttle)
@@ -68,7 +73,7 @@ class VideoRecorder:
             self._open_writer(frame.shape[1], frame.shape[0])
         self._writer.write(np.ascontiguousarray(frame))
 
-    def _open_writer(self, width, height):
+    def _open_writer(self, width: int, height: int) -> None:
         import tempfile
 
         import cv2
@@ -83,13 +88,14 @@ class VideoRecorder:
         except OSError as exc:
             raise output_error(exc, self.path) from None
         self._tmp = tmp
-        fourcc = cv2.VideoWriter_fourcc(*("MJPG" if self.path.suffix.lower() == ".avi" else "mp4v"))
+        fourcc = cv2.VideoWriter_fourcc(*(  # type: ignore[attr-defined]  # the name on every OpenCV 4
+            "MJPG" if self.path.suffix.lower() == ".avi" else "mp4v"))
         self._writer = cv2.VideoWriter(tmp, fourcc, self.fps, (int(width), int(height)))
         if not self._writer.isOpened():
             self._discard()
             raise OutputError("video %s: OpenCV cannot write this format here (try .gif)" % self.path)
 
-    def _discard(self):
+    def _discard(self) -> None:
         if self._writer is not None:
             self._writer.release()
             self._writer = None
@@ -100,14 +106,14 @@ class VideoRecorder:
                 pass
             self._tmp = None
 
-    def close(self):
+    def close(self) -> None:
         """Finish the file and move it into place; raises ``OutputError`` (one line) when it cannot."""
         from .atomic import output_error
 
         if self._writer is not None:
             self._writer.release()
             self._writer = None
-            tmp, self._tmp = self._tmp, None
+            tmp, self._tmp = cast(str, self._tmp), None  # set whenever the writer is
             try:
                 if os.path.getsize(tmp) == 0:  # OpenCV reports no write error, an empty file is one
                     raise OSError(errno.ENOSPC, "nothing was written", str(self.path))
@@ -122,6 +128,6 @@ class VideoRecorder:
             from .atomic import atomic_path
 
             frames, self._gif_frames = self._gif_frames, []
-            with atomic_path(self.path) as tmp:
-                frames[0].save(str(tmp), format="GIF", save_all=True, append_images=frames[1:],
+            with atomic_path(self.path) as gif_tmp:
+                frames[0].save(str(gif_tmp), format="GIF", save_all=True, append_images=frames[1:],
                                duration=int(2000 / self.fps), loop=0)
