@@ -22,6 +22,7 @@ import time
 import traitlets
 
 from .control import ControlLaw
+from .drive.stop import StopReason
 from .errors import CameraError
 from .safety import StopSignal
 from .telemetry import Telemetry
@@ -32,11 +33,6 @@ log = logging.getLogger(__name__)
 
 MODES = ("stopped", "manual", "steer", "auto")
 
-
-class StopReason:
-    LAPS, DURATION, SIGNAL, STALE_FRAME, ENGINE_ERROR = "laps", "duration", "signal", "stale_frame", "engine_error"
-    I2C_ERROR, BATTERY, ESTOP, CAMERA_CLOSED, REQUESTED = "i2c_error", "battery", "estop", "camera_closed", "requested"
-    WATCHDOG, BATTERY_UNREADABLE, ROAD_LOST = "watchdog", "battery_unreadable", "road_lost"
 
 #: a frame stamped this far ahead of the pilot's clock comes from another clock: its age means nothing
 FUTURE_TOLERANCE_S = 0.05
@@ -156,7 +152,7 @@ class Pilot(traitlets.HasTraits):
         self.law.throttle = self.throttle
 
     # -- stopping --------------------------------------------------------------------------------
-    def estop(self, reason="estop"):
+    def estop(self, reason=StopReason.ESTOP):
         """Latched stop: neutral now, mode ``stopped`` until someone picks another mode."""
         log.warning("e-stop: %s", reason)
         self.telemetry.event("estop", reason=reason)
@@ -377,11 +373,16 @@ class Pilot(traitlets.HasTraits):
             raise _Fault(StopReason.BATTERY_UNREADABLE, "battery monitor blind for %.0f s (%s): stopping" % (
                 max(now - self._battery_blind_since, self.battery_unreadable_s), error or "no new reading"))
 
-    def run(self, should_stop=None, before_frame=None):
+    def run(self, should_stop=None, before_frame=None, after_frame=None):
         """Drive until ``should_stop()`` returns a reason, a fault, or a signal; return the reason.
 
-        ``before_frame`` is called before each frame is fetched: the simulator's lockstep clock
-        advances the world one frame period there. The car is at neutral when this returns or raises.
+        ``should_stop`` is polled before each frame: a :class:`~jetracer.drive.stop.StopCondition`
+        (laps, duration, time cap) or any callable returning a :class:`StopReason` value or None.
+        In the simulator's lockstep the world moves only when told to, once per frame: either
+        before each frame is fetched (``before_frame``, as ``jetracer drive`` does: the loop first
+        lets the last command act, then looks) or after each frame's command is written
+        (``after_frame``, as collection does: look at where the car was put, act, then move).
+        The car is at neutral when this returns or raises.
         """
         self.stop_reason = ""
         self._stop_requested = None
@@ -408,6 +409,8 @@ class Pilot(traitlets.HasTraits):
                 self._arm_frame(now - frame.timestamp)
                 self._act_and_record(frame)
                 self._frame_done()
+                if after_frame is not None:
+                    after_frame()
                 self.telemetry.maybe_status(self.status_line)
                 elapsed = time.perf_counter() - t0
                 if self.loop_period:
@@ -431,7 +434,7 @@ class Pilot(traitlets.HasTraits):
                 self.car.neutral()  # steering centred too, now that the run is over
             except Exception as exc:  # noqa: BLE001 - throttle is already neutral (or logged)
                 log.error("could not centre the steering: %s", exc)
-            self.status = "stopped: %s" % (self.stop_reason or "error")
+            self.status = "stopped: %s" % (self.stop_reason or StopReason.ERROR)
         return self.stop_reason
 
     def _frame_problem(self, frame, now=None):
