@@ -44,7 +44,7 @@ def test_labels_steer_the_car_round_the_track():
     car = make_car(profile, i2c=world.bus)
     gain = profile.pilot["steering_gain"]
 
-    def label_pilot(world, image):
+    def label_pilot(frame):
         u, _ = aim_point(world, s_hint=world.metrics.s)
         return max(-1.0, min(1.0, gain * 2.0 * (u / 224.0 - 0.5))), profile.pilot["throttle"]
 

@@ -3,7 +3,9 @@
 It produces *car commands* (steering, throttle in [-1, 1]), not wheel angles: the desired wheel
 angle and speed are converted back through the simulated servo/ESC mapping and the profile's
 gains, offsets and pulse ranges, so the expert drives the car through ``NvidiaRacecar`` like any
-other pilot (and labels data with commands a real pilot could have produced).
+other pilot (and labels data with commands a real pilot could have produced). An expert (and the
+racer, :mod:`jetracer.sim.racer`) is a policy like any other: call it with a frame, hand it to the
+:class:`~jetracer.pilot.Pilot`.
 """
 
 import math
@@ -81,8 +83,10 @@ class ExpertDriver:
         angle, speed = self.desired()
         return self.to_commands(angle, speed)
 
-    def __call__(self, world=None, frame=None):
-        """Policy form for :func:`jetracer.sim.run.drive_lockstep`."""
+    def __call__(self, frame):
+        """The policy form every driving loop takes (:class:`jetracer.drive.policies.Policy`):
+        ``(frame) -> (steering, throttle)``. The frame is not looked at: the expert drives from
+        the world's ground truth, so a frame that was never rendered will do."""
         return self.command()
 
     def to_commands(self, wheel_angle, speed):
