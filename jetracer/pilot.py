@@ -15,13 +15,13 @@ the person sets the throttle) and ``auto`` (the model steers and the control law
 """
 
 import logging
-import math
 import threading
 import time
 
 import traitlets
 
 from .control import ControlLaw
+from .drive.policies import Fault, ModelPolicy
 from .drive.stop import StopReason
 from .errors import CameraError
 from .safety import StopSignal
@@ -38,20 +38,20 @@ MODES = ("stopped", "manual", "steer", "auto")
 FUTURE_TOLERANCE_S = 0.05
 
 
-class _Fault(Exception):
-    def __init__(self, reason, detail):
-        super().__init__(detail)
-        self.reason = reason
+#: a fault with its stop reason (raised by the loop's checks and by policies)
+_Fault = Fault
 
 
 class Pilot(traitlets.HasTraits):
     """Drives ``car`` from ``camera`` frames through ``engine`` (frame -> (x, y)).
 
-    ``policy`` may replace engine + control law: a callable frame -> (steering, throttle), e.g.
-    the simulator's expert. ``battery`` is any object with a ``state`` trait ("ok", "low",
-    "critical"). ``clock`` must be the camera's clock (virtual time in the simulator's lockstep).
-    ``road_monitor`` (a :class:`~jetracer.road_monitor.RoadMonitor`) sees every engine prediction,
-    scales the throttle and stops the run with "road_lost" when the network no longer sees a road.
+    What drives is a policy (:mod:`jetracer.drive.policies`: ``frame -> (steering, throttle)``):
+    ``policy`` if given (e.g. the simulator's expert), else a
+    :class:`~jetracer.drive.policies.ModelPolicy` over ``engine`` and the control law, with
+    ``road_monitor`` (a :class:`~jetracer.road_monitor.RoadMonitor`) watching the engine's
+    predictions (it slows, then stops the run with "road_lost", when the network no longer sees a
+    road). ``battery`` is any object with a ``state`` trait ("ok", "low", "critical"). ``clock``
+    must be the camera's clock (virtual time in the simulator's lockstep).
     """
 
     mode = traitlets.Unicode("stopped")
@@ -78,14 +78,13 @@ class Pilot(traitlets.HasTraits):
     def __init__(self, car, camera, engine=None, policy=None, law=None, battery=None, clock=None,
                  telemetry=None, loop_hz=0.0, road_monitor=None, speed_from_model=True, **traits):
         # plain attributes first: the trait observers below use them while traits are set
-        self.road_monitor = road_monitor
-        # a model with a throttle output (its last pair; see jetracer.data.throttle) sets the speed itself
-        self.model_throttle = bool(speed_from_model and (getattr(engine, "meta", None) or {}).get("throttle_output"))
         self.car = car
         self.camera = camera
         self.engine = engine
-        self.policy = policy
         self.law = law or ControlLaw()
+        #: what drives: the given policy, or the engine through the control law (None: only manual)
+        self.policy = policy if policy is not None or engine is None else ModelPolicy(
+            engine, self.law, road_monitor=road_monitor, speed_from_model=speed_from_model)
         self.battery = battery
         self.clock = clock or getattr(camera, "clock", None) or time.monotonic
         self.telemetry = telemetry or Telemetry(status_period_s=0)
@@ -125,6 +124,21 @@ class Pilot(traitlets.HasTraits):
                    steering_gain=p["steering_gain"], steering_bias=p["steering_bias"], steering_kd=p["steering_kd"],
                    throttle=p["throttle"], stale_frame_s=p["stale_frame_s"], watchdog_s=p["watchdog_s"],
                    battery_unreadable_s=profile.battery["unreadable_stop_s"])
+
+    @property
+    def model(self):
+        """The :class:`~jetracer.drive.policies.ModelPolicy` driving, or None (another policy or none)."""
+        return self.policy if isinstance(self.policy, ModelPolicy) else None
+
+    @property
+    def road_monitor(self):
+        """The road monitor watching the model's predictions, or None."""
+        return self.model.road_monitor if self.model is not None else None
+
+    @property
+    def model_throttle(self):
+        """True when the model's own throttle output sets the speed."""
+        return self.model is not None and self.model.model_throttle
 
     # -- live tuning (sliders link to these traits) ----------------------------------------------
     @traitlets.validate("mode")
@@ -182,50 +196,28 @@ class Pilot(traitlets.HasTraits):
         rec = {"seq": frame.seq, "t": frame.timestamp, "mode": self.mode,
                "capture_age_ms": max(0.0, (self.clock() - frame.timestamp) * 1000.0)}
         steering = throttle = None
+        model = self.model
+        if model is not None:
+            model.watch_road = self.mode in ("steer", "auto")
         if self.policy is not None:
             try:
                 steering, throttle = self.policy(frame)
+            except Fault:
+                raise
             except Exception as exc:  # noqa: BLE001 - any policy failure is a fault that stops the car
                 raise _Fault(StopReason.ENGINE_ERROR, "policy raised %s: %s" % (type(exc).__name__, exc)) from exc
+            finally:
+                if model is not None:
+                    self.x, self.y = model.x, model.y
             if not ControlLaw.finite(steering, throttle):
                 raise _Fault(StopReason.ENGINE_ERROR,
                              "policy returned a non-finite command (%r, %r)" % (steering, throttle))
-            t_inf = time.perf_counter()
-            rec.update(preprocess_ms=0.0, inference_ms=(t_inf - t_start) * 1000.0)
-        elif self.engine is not None:
-            try:
-                if self.model_throttle:
-                    out = self.engine.predict(frame.image)
-                    (x, y), model_throttle = out[0], float(out[-1, 0])
-                else:
-                    x, y = self.engine(frame.image)
-                    model_throttle = None
-                x, y = float(x), float(y)
-            except Exception as exc:  # noqa: BLE001
-                raise _Fault(StopReason.ENGINE_ERROR, "engine raised %s: %s" % (type(exc).__name__, exc)) from exc
-            if not (math.isfinite(x) and math.isfinite(y)):
-                raise _Fault(StopReason.ENGINE_ERROR, "engine returned a non-finite prediction (%r, %r)" % (x, y))
-            t_inf = time.perf_counter()
-            timings = getattr(self.engine, "last_timings", None) or {}
-            rec["preprocess_ms"] = timings.get("preprocess_ms", 0.0)
-            rec["inference_ms"] = timings.get("inference_ms", (t_inf - t_start) * 1000.0 - rec["preprocess_ms"])
-            self.x, self.y = x, y
-            rec.update(x=round(x, 5), y=round(y, 5))
-            steering = self.law.steering(x, frame.timestamp)
-            if model_throttle is not None and math.isfinite(model_throttle):
-                throttle = self.law.limit_throttle(model_throttle)
-                rec["model_throttle"] = round(model_throttle, 4)
+            if model is not None:
+                rec.update(model.record)
+                t_inf = rec.pop("_t_inf")
             else:
-                throttle = self.law.throttle_for(x, y)
-            if self.road_monitor is not None and self.mode in ("steer", "auto"):
-                try:  # the monitor's probes run the engine too: its failures are engine faults
-                    throttle *= self.road_monitor.update(frame.image, x, y)
-                except Exception as exc:  # noqa: BLE001
-                    raise _Fault(StopReason.ENGINE_ERROR, "engine raised %s during the road check: %s" % (
-                        type(exc).__name__, exc)) from exc
-                rec["road_suspicion"] = round(self.road_monitor.suspicion, 3)
-                if self.road_monitor.lost:
-                    raise _Fault(StopReason.ROAD_LOST, self.road_monitor.describe())
+                t_inf = time.perf_counter()
+                rec.update(preprocess_ms=0.0, inference_ms=(t_inf - t_start) * 1000.0)
         else:
             t_inf = time.perf_counter()
 
