@@ -56,8 +56,10 @@ def _pilot(world, car, camera, policy, **traits):
 
 
 def _summary(world, pilot, reason):
+    """The metrics ``jetracer drive --sim`` writes, from the same sources: the world's lap metrics
+    and the pulses read back from the chip through the car, as the run ended."""
     summary = world.metrics.summary()
-    summary.update(frames=pilot.frames, stop_reason=reason, final_pwm_us=world.final_pwm_us())
+    summary.update(frames=pilot.frames, stop_reason=reason, final_pwm_us=pilot.car.pulse_widths_us())
     return summary
 
 
