@@ -19,14 +19,15 @@ own :class:`~jetracer.drive.stop.StopReason`.
 
 import math
 import time
+import typing
 
 from .stop import StopReason
 
 __all__ = ["EXPERTS", "Fault", "ManualPolicy", "ModelPolicy", "Policy", "expert_policy"]
 
-try:  # Python 3.8+; typing_extensions where installed; else a plain base class (Python 3.6 on the Nano)
-    from typing import Protocol as _Protocol
-except ImportError:  # pragma: no cover - exercised on Python 3.6/3.7 only
+# typing.Protocol on Python 3.8+; typing_extensions' where installed; else a plain base class (3.6 on the Nano)
+_Protocol = getattr(typing, "Protocol", None)
+if _Protocol is None:  # pragma: no cover - Python 3.6/3.7 only
     try:
         from typing_extensions import Protocol as _Protocol
     except ImportError:
