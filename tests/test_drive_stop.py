@@ -52,6 +52,13 @@ def test_no_limit_never_stops_and_a_limit_without_its_counter_is_refused():
         StopCondition(cap_s=1.0)
 
 
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -1.0, "3"])
+def test_a_limit_that_could_never_be_reached_is_refused(bad):
+    """NaN compares false with everything: a NaN duration would have driven for ever."""
+    with pytest.raises(ValueError):
+        StopCondition(duration=bad, clock=FakeClock(0.0))
+
+
 class World:
     """What for_world reads: a lap counter and a clock."""
 

@@ -45,6 +45,9 @@ class StopCondition:
     """
 
     def __init__(self, laps=None, duration=None, cap_s=None, clock=time.monotonic, laps_done=None, sim_time=None):
+        for name, value in (("laps", laps), ("duration", duration), ("cap_s", cap_s)):
+            if value is not None and not (isinstance(value, (int, float)) and 0 <= value < float("inf")):
+                raise ValueError("%s must be a finite number >= 0 or None, got %r" % (name, value))
         if laps is not None and laps_done is None:
             raise ValueError("a lap limit needs a lap counter (laps_done)")
         if cap_s is not None and sim_time is None:
