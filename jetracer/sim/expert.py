@@ -3,9 +3,7 @@
 It produces *car commands* (steering, throttle in [-1, 1]), not wheel angles: the desired wheel
 angle and speed are converted back through the simulated servo/ESC mapping and the profile's
 gains, offsets and pulse ranges, so the expert drives the car through ``NvidiaRacecar`` like any
-other pilot (and labels data with commands a real pilot could have produced). An expert (and the
-racer, :mod:`jetracer.sim.racer`) is a policy like any other: call it with a frame, hand it to the
-:class:`~jetracer.pilot.Pilot`.
+other pilot (and labels data with commands a real pilot could have produced).
 """
 
 import math
