@@ -15,13 +15,14 @@ the person sets the throttle) and ``auto`` (the model steers and the control law
 """
 
 import logging
-import math
 import threading
 import time
 
 import traitlets
 
 from .control import ControlLaw
+from .drive.policies import Fault, ModelPolicy
+from .drive.stop import StopReason
 from .errors import CameraError
 from .profile import default
 from .safety import StopSignal
@@ -38,29 +39,24 @@ MODES = ("stopped", "manual", "steer", "auto")
 DRIVING_MODES = MODES[1:]
 
 
-class StopReason:
-    LAPS, DURATION, SIGNAL, STALE_FRAME, ENGINE_ERROR = "laps", "duration", "signal", "stale_frame", "engine_error"
-    I2C_ERROR, BATTERY, ESTOP, CAMERA_CLOSED, REQUESTED = "i2c_error", "battery", "estop", "camera_closed", "requested"
-    WATCHDOG, BATTERY_UNREADABLE, ROAD_LOST = "watchdog", "battery_unreadable", "road_lost"
-
 #: a frame stamped this far ahead of the pilot's clock comes from another clock: its age means nothing
 FUTURE_TOLERANCE_S = 0.05
 
 
-class _Fault(Exception):
-    def __init__(self, reason, detail):
-        super().__init__(detail)
-        self.reason = reason
+#: a fault with its stop reason (raised by the loop's checks and by policies)
+_Fault = Fault
 
 
 class Pilot(traitlets.HasTraits):
     """Drives ``car`` from ``camera`` frames through ``engine`` (frame -> (x, y)).
 
-    ``policy`` may replace engine + control law: a callable frame -> (steering, throttle), e.g.
-    the simulator's expert. ``battery`` is any object with a ``state`` trait ("ok", "low",
-    "critical"). ``clock`` must be the camera's clock (virtual time in the simulator's lockstep).
-    ``road_monitor`` (a :class:`~jetracer.road_monitor.RoadMonitor`) sees every engine prediction,
-    scales the throttle and stops the run with "road_lost" when the network no longer sees a road.
+    What drives is a policy (:mod:`jetracer.drive.policies`: ``frame -> (steering, throttle)``):
+    ``policy`` if given (e.g. the simulator's expert), else a
+    :class:`~jetracer.drive.policies.ModelPolicy` over ``engine`` and the control law, with
+    ``road_monitor`` (a :class:`~jetracer.road_monitor.RoadMonitor`) watching the engine's
+    predictions (it slows, then stops the run with "road_lost", when the network no longer sees a
+    road). ``battery`` is any object with a ``state`` trait ("ok", "low", "critical"). ``clock``
+    must be the camera's clock (virtual time in the simulator's lockstep).
     """
 
     # Built without a profile, a pilot takes the profile schema's defaults (its law too), except the
@@ -95,14 +91,13 @@ class Pilot(traitlets.HasTraits):
         if speed_from_model is None:
             speed_from_model = default("pilot", "speed_from_model")
         # plain attributes first: the trait observers below use them while traits are set
-        self.road_monitor = road_monitor
-        # a model with a throttle output (its last pair; see jetracer.data.throttle) sets the speed itself
-        self.model_throttle = bool(speed_from_model and (getattr(engine, "meta", None) or {}).get("throttle_output"))
         self.car = car
         self.camera = camera
         self.engine = engine
-        self.policy = policy
         self.law = law or ControlLaw()
+        #: what drives: the given policy, or the engine through the control law (None: only manual)
+        self.policy = policy if policy is not None or engine is None else ModelPolicy(
+            engine, self.law, road_monitor=road_monitor, speed_from_model=speed_from_model)
         self.battery = battery
         self.clock = clock or getattr(camera, "clock", None) or time.monotonic
         self.telemetry = telemetry or Telemetry(status_period_s=0)
@@ -143,6 +138,21 @@ class Pilot(traitlets.HasTraits):
                    throttle=p["throttle"], stale_frame_s=p["stale_frame_s"], watchdog_s=p["watchdog_s"],
                    battery_unreadable_s=profile.battery["unreadable_stop_s"])
 
+    @property
+    def model(self):
+        """The :class:`~jetracer.drive.policies.ModelPolicy` driving, or None (another policy or none)."""
+        return self.policy if isinstance(self.policy, ModelPolicy) else None
+
+    @property
+    def road_monitor(self):
+        """The road monitor watching the model's predictions, or None."""
+        return self.model.road_monitor if self.model is not None else None
+
+    @property
+    def model_throttle(self):
+        """True when the model's own throttle output sets the speed."""
+        return self.model is not None and self.model.model_throttle
+
     # -- live tuning (sliders link to these traits) ----------------------------------------------
     @traitlets.validate("mode")
     def _check_mode(self, proposal):
@@ -169,7 +179,7 @@ class Pilot(traitlets.HasTraits):
         self.law.throttle = self.throttle
 
     # -- stopping --------------------------------------------------------------------------------
-    def estop(self, reason="estop"):
+    def estop(self, reason=StopReason.ESTOP):
         """Latched stop: neutral now, mode ``stopped`` until someone picks another mode."""
         log.warning("e-stop: %s", reason)
         self.telemetry.event("estop", reason=reason)
@@ -199,50 +209,28 @@ class Pilot(traitlets.HasTraits):
         rec = {"seq": frame.seq, "t": frame.timestamp, "mode": self.mode,
                "capture_age_ms": max(0.0, (self.clock() - frame.timestamp) * 1000.0)}
         steering = throttle = None
+        model = self.model
+        if model is not None:
+            model.watch_road = self.mode in ("steer", "auto")
         if self.policy is not None:
             try:
                 steering, throttle = self.policy(frame)
+            except Fault:
+                raise
             except Exception as exc:  # noqa: BLE001 - any policy failure is a fault that stops the car
                 raise _Fault(StopReason.ENGINE_ERROR, "policy raised %s: %s" % (type(exc).__name__, exc)) from exc
+            finally:
+                if model is not None:
+                    self.x, self.y = model.x, model.y
             if not ControlLaw.finite(steering, throttle):
                 raise _Fault(StopReason.ENGINE_ERROR,
                              "policy returned a non-finite command (%r, %r)" % (steering, throttle))
-            t_inf = time.perf_counter()
-            rec.update(preprocess_ms=0.0, inference_ms=(t_inf - t_start) * 1000.0)
-        elif self.engine is not None:
-            try:
-                if self.model_throttle:
-                    out = self.engine.predict(frame.image)
-                    (x, y), model_throttle = out[0], float(out[-1, 0])
-                else:
-                    x, y = self.engine(frame.image)
-                    model_throttle = None
-                x, y = float(x), float(y)
-            except Exception as exc:  # noqa: BLE001
-                raise _Fault(StopReason.ENGINE_ERROR, "engine raised %s: %s" % (type(exc).__name__, exc)) from exc
-            if not (math.isfinite(x) and math.isfinite(y)):
-                raise _Fault(StopReason.ENGINE_ERROR, "engine returned a non-finite prediction (%r, %r)" % (x, y))
-            t_inf = time.perf_counter()
-            timings = getattr(self.engine, "last_timings", None) or {}
-            rec["preprocess_ms"] = timings.get("preprocess_ms", 0.0)
-            rec["inference_ms"] = timings.get("inference_ms", (t_inf - t_start) * 1000.0 - rec["preprocess_ms"])
-            self.x, self.y = x, y
-            rec.update(x=round(x, 5), y=round(y, 5))
-            steering = self.law.steering(x, frame.timestamp)
-            if model_throttle is not None and math.isfinite(model_throttle):
-                throttle = self.law.limit_throttle(model_throttle)
-                rec["model_throttle"] = round(model_throttle, 4)
+            if model is not None:
+                rec.update(model.record)
+                t_inf = rec.pop("_t_inf")
             else:
-                throttle = self.law.throttle_for(x, y)
-            if self.road_monitor is not None and self.mode in ("steer", "auto"):
-                try:  # the monitor's probes run the engine too: its failures are engine faults
-                    throttle *= self.road_monitor.update(frame.image, x, y)
-                except Exception as exc:  # noqa: BLE001
-                    raise _Fault(StopReason.ENGINE_ERROR, "engine raised %s during the road check: %s" % (
-                        type(exc).__name__, exc)) from exc
-                rec["road_suspicion"] = round(self.road_monitor.suspicion, 3)
-                if self.road_monitor.lost:
-                    raise _Fault(StopReason.ROAD_LOST, self.road_monitor.describe())
+                t_inf = time.perf_counter()
+                rec.update(preprocess_ms=0.0, inference_ms=(t_inf - t_start) * 1000.0)
         else:
             t_inf = time.perf_counter()
 
@@ -390,11 +378,16 @@ class Pilot(traitlets.HasTraits):
             raise _Fault(StopReason.BATTERY_UNREADABLE, "battery monitor blind for %.0f s (%s): stopping" % (
                 max(now - self._battery_blind_since, self.battery_unreadable_s), error or "no new reading"))
 
-    def run(self, should_stop=None, before_frame=None):
+    def run(self, should_stop=None, before_frame=None, after_frame=None):
         """Drive until ``should_stop()`` returns a reason, a fault, or a signal; return the reason.
 
-        ``before_frame`` is called before each frame is fetched: the simulator's lockstep clock
-        advances the world one frame period there. The car is at neutral when this returns or raises.
+        ``should_stop`` is polled before each frame: a :class:`~jetracer.drive.stop.StopCondition`
+        (laps, duration, time cap) or any callable returning a :class:`StopReason` value or None.
+        In the simulator's lockstep the world moves only when told to, once per frame: either
+        before each frame is fetched (``before_frame``, as ``jetracer drive`` does: the loop first
+        lets the last command act, then looks) or after each frame's command is written
+        (``after_frame``, as collection does: look at where the car was put, act, then move).
+        The car is at neutral when this returns or raises.
         """
         self.stop_reason = ""
         self._stop_requested = None
@@ -421,6 +414,8 @@ class Pilot(traitlets.HasTraits):
                 self._arm_frame(now - frame.timestamp)
                 self._act_and_record(frame)
                 self._frame_done()
+                if after_frame is not None:
+                    after_frame()
                 self.telemetry.maybe_status(self.status_line)
                 elapsed = time.perf_counter() - t0
                 if self.loop_period:
@@ -444,7 +439,7 @@ class Pilot(traitlets.HasTraits):
                 self.car.neutral()  # steering centred too, now that the run is over
             except Exception as exc:  # noqa: BLE001 - throttle is already neutral (or logged)
                 log.error("could not centre the steering: %s", exc)
-            self.status = "stopped: %s" % (self.stop_reason or "error")
+            self.status = "stopped: %s" % (self.stop_reason or StopReason.ERROR)
         return self.stop_reason
 
     def _frame_problem(self, frame, now=None):

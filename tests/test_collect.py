@@ -44,7 +44,7 @@ def test_labels_steer_the_car_round_the_track():
     car = make_car(profile, i2c=world.bus)
     gain = profile.pilot["steering_gain"]
 
-    def label_pilot(world, image):
+    def label_pilot(frame):
         u, _ = aim_point(world, s_hint=world.metrics.s)
         return max(-1.0, min(1.0, gain * 2.0 * (u / 224.0 - 0.5))), profile.pilot["throttle"]
 
@@ -83,3 +83,50 @@ def test_bad_collect_arguments_exit_2(argv):
     with pytest.raises(SystemExit) as exc:
         main(["collect"] + argv)
     assert exc.value.code == 2
+
+
+#: what `collect(..., 24, track="oval", seed=11)` wrote before it drove through the Pilot (its own loop)
+SEED_11_XY = [(50, 82), (51, 82), (52, 82), (53, 82), (53, 82), (57, 81), (69, 80), (73, 102), (78, 101), (83, 101),
+              (88, 101), (90, 78), (93, 100), (97, 100), (104, 100), (112, 99), (119, 99), (123, 99), (123, 99),
+              (124, 99), (124, 99), (127, 99), (128, 99), (128, 99)]
+SEED_11_SPEEDS = [3.201, 3.202, 3.203, 3.203, 3.203, 3.204, 3.204, 3.205, 3.205, 3.205, 3.205, 3.205, 3.206, 3.206,
+                  3.207, 3.207, 3.656, 3.737, 3.811, 3.876, 3.932, 3.977, 4.012, 4.026]
+
+
+def test_collect_through_the_pilot_writes_the_labels_it_always_wrote(tmp_path):
+    from jetracer.data.collect import collect
+
+    collect(tmp_path, 24, track="oval", seed=11)
+    assert sorted((s.x, s.y) for s in list_samples([tmp_path])[0]) == SEED_11_XY
+    sidecar = json.loads((tmp_path / "apex" / "labels.json").read_text())["labels"]
+    assert sorted(v["speed_mps"] for v in sidecar.values()) == SEED_11_SPEEDS
+
+
+def test_a_failure_while_collecting_is_raised_not_swallowed_by_the_pilot(tmp_path, monkeypatch):
+    """The pilot turns a policy's exception into a stop; collect still reports the cause itself."""
+    import jetracer.data.collect as collect_module
+
+    calls = []
+    real = collect_module.save_sample
+
+    def disk_fills_up(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 5:
+            raise OSError(28, "No space left on device")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(collect_module, "save_sample", disk_fills_up)
+    with pytest.raises(OSError, match="No space left"):
+        collect_module.collect(tmp_path, 50, track="oval", seed=1)
+    assert len(list_samples([tmp_path])[0]) == 4  # what was written before stays
+
+
+def test_ctrl_c_while_collecting_ends_the_collection(tmp_path, monkeypatch):
+    import jetracer.data.collect as collect_module
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(collect_module, "save_sample", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        collect_module.collect(tmp_path, 50, track="oval", seed=1)

@@ -32,7 +32,7 @@ def test_realtime_drive_moves_the_car_and_ends_at_neutral():
     with SimWorld("sim", track="oval") as world:
         with make_car(world.profile, i2c=world.bus) as car:
             expert = ExpertDriver(world)
-            summary = drive_realtime(world, car, lambda w, image: expert.command(), duration=1.5)
+            summary = drive_realtime(world, car, expert, duration=1.5)
         assert summary["stop_reason"] == "duration"
         assert summary["frames"] >= 10  # the camera thread delivered frames at about 30 fps
         assert summary["distance_m"] > 0.5

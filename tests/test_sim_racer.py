@@ -19,7 +19,7 @@ def lap(driver_class, track, laps=2, **kwargs):
     with SimWorld("sim", track=track) as world:
         with make_car(world.profile, i2c=world.bus) as car:
             driver = driver_class(world, **kwargs)
-            return drive_lockstep(world, car, lambda w, image: driver.command(), laps=laps, render=False), world
+            return drive_lockstep(world, car, driver, laps=laps, render=False), world
 
 
 @pytest.mark.parametrize("track", ["technical", "chicane"])
@@ -38,7 +38,7 @@ def test_racer_respects_the_grip_it_plans_with():
     with SimWorld(profile, track="technical") as world:
         with make_car(world.profile, i2c=world.bus) as car:
             greedy = RacerDriver(world, grip_margin=2.5)
-            summary = drive_lockstep(world, car, lambda w, image: greedy.command(), laps=1, render=False)
+            summary = drive_lockstep(world, car, greedy, laps=1, render=False)
     assert summary["off_track_events"] > 0
     honest, _ = lap(RacerDriver, "technical", laps=1)
     assert honest["off_track_events"] == 0

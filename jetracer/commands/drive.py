@@ -15,7 +15,6 @@ guardian process fed a heartbeat per frame, and systemd's ``WatchdogSec`` fed a 
 import json
 import logging
 import sys
-import time
 
 from ._common import add_profile_argument, add_sim_argument, duration_s, number_in, profile_from_args, seed_int
 
@@ -287,24 +286,14 @@ class DriveSession:
             self.rig.stop_realtime()
 
     def _stop_condition(self):
-        args = self.options
-        start_wall = time.monotonic()
-        if self.world is not None:
-            cap = args.max_seconds if args.max_seconds else (120.0 * args.laps if args.laps else None)
+        """Laps, duration and the stuck-car cap (see :class:`jetracer.drive.stop.StopCondition`)."""
+        from ..drive.stop import StopCondition
 
-            def should_stop():
-                if args.laps is not None and self.world.metrics.laps_completed >= args.laps:
-                    return "laps"
-                elapsed = self.world.time if not args.realtime else time.monotonic() - start_wall
-                if args.duration is not None and elapsed >= args.duration:
-                    return "duration"
-                if cap is not None and self.world.time >= cap:
-                    return "duration"
-                return None
-            return should_stop
-        if args.duration is not None:
-            return lambda: "duration" if time.monotonic() - start_wall >= args.duration else None
-        return None
+        args = self.options
+        if self.world is not None:
+            return StopCondition.for_world(self.world, laps=args.laps, duration=args.duration,
+                                           max_seconds=args.max_seconds, realtime=args.realtime)
+        return StopCondition.for_car(duration=args.duration)
 
     def _record_video(self, rec):
         """One frame into the video. A video that cannot be written (no codec, disk full) stops

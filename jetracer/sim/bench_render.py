@@ -1,8 +1,8 @@
 """Simulator speed: ``python -m jetracer.sim.bench_render [--frames N] [--track T]``.
 
 Reports rendered frames per second on ONE core (OpenCV's thread pool is set to 1), plain and
-with domain randomisation, and the full lockstep loop (expert + NvidiaRacecar + I2C twin +
-physics + render). A benchmark, not a test: numbers depend on the machine.
+with domain randomisation, and the full lockstep loop (Pilot.run with the expert + NvidiaRacecar +
+I2C twin + physics + render). A benchmark, not a test: numbers depend on the machine.
 """
 
 import argparse
@@ -41,18 +41,18 @@ def bench_render(track="technical", frames=2000, randomize=False, profile="sim")
 
 
 def bench_loop(track="technical", frames=600, profile="sim"):
-    """Frames per second of the whole lockstep loop with the expert driving."""
-    from ..profile import make_car
+    """Frames per second of the whole lockstep loop (the Pilot's) with the expert driving."""
+    from ..profile import load_profile
+    from ..rig import Rig
     from .expert import ExpertDriver
     from .run import drive_lockstep
-    from .world import SimWorld
 
-    world = SimWorld(profile, track=track)
-    car = make_car(world.profile, i2c=world.bus)
-    expert = ExpertDriver(world)
-    t0 = time.perf_counter()
-    summary = drive_lockstep(world, car, expert, duration=frames * world.frame_period)
-    return summary["frames"] / (time.perf_counter() - t0)
+    with Rig(load_profile(profile, sim=True), sim=True, track=track, camera=False, battery=False,
+             persistent_bus=False) as rig:
+        world = rig.world
+        t0 = time.perf_counter()
+        summary = drive_lockstep(world, rig.car, ExpertDriver(world), duration=frames * world.frame_period)
+        return summary["frames"] / (time.perf_counter() - t0)
 
 
 def main(argv=None):

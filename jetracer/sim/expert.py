@@ -83,8 +83,10 @@ class ExpertDriver:
         angle, speed = self.desired()
         return self.to_commands(angle, speed)
 
-    def __call__(self, world=None, frame=None):
-        """Policy form for :func:`jetracer.sim.run.drive_lockstep`."""
+    def __call__(self, frame=None):
+        """The policy form every driving loop takes (:class:`jetracer.drive.policies.Policy`):
+        ``(frame) -> (steering, throttle)``. The frame is not looked at: the expert drives from
+        the world's ground truth, so a frame that was never rendered (or none: a gym loop) will do."""
         return self.command()
 
     @property
