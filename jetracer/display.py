@@ -13,6 +13,7 @@ with growing back-off (1 s to 30 s), and nothing is raised to the caller.
 import logging
 import time
 
+from .drive.stop import StopReason  # the reasons a pilot stops as asked: no warning
 from .i2c import DRIVER_LOCK, probe
 
 __all__ = ["StatusDisplay", "load_font", "LINE_PITCH", "TEXT_Y_OFFSET"]
@@ -26,7 +27,6 @@ LINE_PITCH = 8
 TEXT_Y_OFFSET = -2
 CHAR_WIDTH = 6
 HOT_C = 85.0  # Jetson modules throttle from about here
-_ROUTINE_STOPS = ("laps", "duration", "requested", "signal")  # the pilot stopped as asked: no warning
 
 
 def load_font():
@@ -119,7 +119,7 @@ class StatusDisplay:
                 out.append("! BATTERY LOW %s" % _pct(battery.percent))
         pilot = self.pilot
         reason = getattr(pilot, "stop_reason", "") if pilot is not None else ""
-        if reason and reason not in _ROUTINE_STOPS and getattr(pilot, "mode", "") == "stopped":
+        if reason and reason not in StopReason.NORMAL and getattr(pilot, "mode", "") == "stopped":
             out.append("! STOP: %s" % reason)
         camera = self.camera if self.camera is not None else getattr(pilot, "camera", None)
         if camera is not None and getattr(camera, "stalled", False):

@@ -212,13 +212,9 @@ class Rig:
         car, which has no ground truth to drive from."""
         if self.world is None:
             return None
-        Driver: Any
-        if kind == "racer":
-            from .sim.racer import RacerDriver as Driver
-        else:
-            from .sim.expert import ExpertDriver as Driver
-        driver = Driver(self.world)
-        return lambda frame: driver.command()
+        from .drive.policies import expert_policy
+
+        return expert_policy(self.world, "racer" if kind == "racer" else "expert")
 
     # -- time ------------------------------------------------------------------------------------
     @property

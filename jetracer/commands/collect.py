@@ -7,6 +7,7 @@ would click. The result is an ordinary JetRacer XY dataset: `jetracer train DIR`
 
 import sys
 
+from ..models.convention import DEFAULT_CATEGORY
 from ._common import add_profile_argument, number_in, positive_int, seed_int
 
 __all__ = ["add_arguments", "run"]
@@ -27,7 +28,8 @@ def add_arguments(parser):
     parser.add_argument("--frames", type=positive_int, required=True, metavar="N", help="samples to write")
     parser.add_argument("--out", required=True, metavar="DIR", help="dataset folder (DIR/CATEGORY/x_y_uuid.jpg)")
     parser.add_argument("--seed", type=seed_int, default=0, help="episode and randomisation seed (default 0)")
-    parser.add_argument("--category", default="apex", help="category folder to write (default apex)")
+    parser.add_argument("--category", default=DEFAULT_CATEGORY,
+                        help="category folder to write (default %s)" % DEFAULT_CATEGORY)
     parser.add_argument("--lookahead", type=LOOKAHEAD_M, default=DEFAULT_LOOKAHEAD_M, metavar="M",
                         help="how far ahead on the centreline the label lies (default %.1f m)" % DEFAULT_LOOKAHEAD_M)
     parser.add_argument("--no-randomize", action="store_true",

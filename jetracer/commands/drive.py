@@ -16,14 +16,13 @@ import json
 import logging
 import sys
 
+from ..drive.stop import StopReason
 from ._common import add_profile_argument, add_sim_argument, duration_s, number_in, profile_from_args, seed_int
 
 log = logging.getLogger(__name__)
 
 FAULT_EXIT = 3
 MAX_LAPS = 10000
-NORMAL_REASONS = ("laps", "duration", "signal", "requested")
-ERROR_REASON = "error"  # an exception nobody foresaw: the car is at neutral, metrics say what
 
 
 #: argparse types of the numeric flags, also checking the values a script gives DriveOptions
@@ -147,7 +146,7 @@ def run(args):
     _report(metrics, args)
     if late_error is not None:  # the video could not be finished: the drive itself is reported above
         raise late_error
-    return 0 if metrics["stop_reason"] in NORMAL_REASONS else FAULT_EXIT
+    return 0 if metrics["stop_reason"] in StopReason.NORMAL else FAULT_EXIT
 
 
 def _lock_the_car(profile, sim):
@@ -246,7 +245,7 @@ class DriveSession:
         try:
             reason = run()
         except Exception as exc:  # noqa: BLE001 - a bug or an unforeseen failure: neutral, metrics, exit 3
-            reason, error = ERROR_REASON, _one_line(exc)
+            reason, error = StopReason.ERROR, _one_line(exc)
             log.error("stopping: %s", error)
         notifier.stopping()
         metrics = {"pilot": self.pilot_name, "stop_reason": reason}

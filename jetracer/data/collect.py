@@ -24,6 +24,7 @@ import numpy as np
 from ..control import steering_from_x
 from ..drive.stop import StopReason
 from ..errors import DataError
+from ..models.convention import DEFAULT_CATEGORY
 from ..util.atomic import atomic_write_bytes
 from .xy import save_sample
 
@@ -166,7 +167,7 @@ class _Collector:
 _EPISODE_ENDS = (StopReason.DURATION, StopReason.REQUESTED, StopReason.ROAD_LOST)
 
 
-def collect(out, frames, track="oval", seed=0, category="apex", profile=None, lookahead_m=DEFAULT_LOOKAHEAD_M,
+def collect(out, frames, track="oval", seed=0, category=DEFAULT_CATEGORY, profile=None, lookahead_m=DEFAULT_LOOKAHEAD_M,
             randomize=True, progress=None):
     """Write ``frames`` labelled samples into ``out/category``; returns a summary dict.
 

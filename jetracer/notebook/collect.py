@@ -11,6 +11,7 @@ import random
 from pathlib import Path
 
 from ..data.xy import parse_sample_name, save_sample
+from ..models.convention import DEFAULT_CATEGORY
 from .env import require
 
 __all__ = ["XYCollector", "sim_aim_pixel", "random_track_pose", "count_samples"]
@@ -62,7 +63,7 @@ class XYCollector:
     the live image (click it), the last snapshot with its mark, and the buttons.
     """
 
-    def __init__(self, view, root="data/road_following", category="apex", move=None):
+    def __init__(self, view, root="data/road_following", category=DEFAULT_CATEGORY, move=None):
         ipyevents = require("ipyevents")
         ipywidgets = require("ipywidgets")
 

@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 
+from ..drive.stop import StopReason
 from .env import in_ci
 from .safety import Guard, Heartbeat
 
@@ -59,13 +60,13 @@ class PilotRunner:
 
     def _run(self):
         try:
-            self.stop_reason = self.pilot.run(should_stop=lambda: "requested" if self._halt.is_set() else None,
+            self.stop_reason = self.pilot.run(should_stop=lambda: StopReason.REQUESTED if self._halt.is_set() else None,
                                               before_frame=self.before_frame)
         except Exception as exc:  # noqa: BLE001 - pilot.run already left the car at neutral; keep the reason
             self.error = exc
             self.stop_reason = "error: %s" % exc
             log.error("pilot thread ended: %s", exc)
-        if self.stop_reason not in ("requested", ""):
+        if self.stop_reason not in (StopReason.REQUESTED, ""):
             _say("pilot stopped: %s" % self.stop_reason)
 
     def stop(self, timeout=3.0):
@@ -304,7 +305,7 @@ class Session:
                 def until():
                     if should_stop is not None and should_stop():
                         return should_stop()
-                    return "duration" if clock() >= end - 1e-9 else None
+                    return StopReason.DURATION if clock() >= end - 1e-9 else None
                 limit = pilot.watchdog_s  # lockstep: the simulated car waits, only a hang is a fault
                 pilot.watchdog_s = max(limit, self.profile.sim["lockstep_watchdog_s"])
                 try:
@@ -313,7 +314,7 @@ class Session:
                     pilot.watchdog_s = limit
             end = time.monotonic() + seconds
             self.live()
-            return pilot.run(should_stop=lambda: "duration" if time.monotonic() >= end else (
+            return pilot.run(should_stop=lambda: StopReason.DURATION if time.monotonic() >= end else (
                 should_stop() if should_stop is not None else None))
         finally:
             if self.heartbeat is not None:

@@ -11,6 +11,7 @@ import logging
 import sys
 import time
 
+from ..drive.stop import StopReason
 from .controller import TeleopController
 from .device import GamepadReader
 
@@ -72,7 +73,7 @@ class TeleopSession:
         try:
             while duration is None or self.clock() - t_start < duration:
                 if self.guardian is not None and not self.guardian.beat():
-                    self.stop_reason = "watchdog"
+                    self.stop_reason = StopReason.WATCHDOG
                     log.error("stopping: %s", self.guardian.reason)
                     break
                 wait = max(0.0, min(0.02, next_frame - self.clock()))

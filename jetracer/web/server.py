@@ -18,6 +18,7 @@ import tornado.ioloop
 import tornado.web
 import tornado.websocket
 
+from ..models.convention import DEFAULT_CATEGORY
 from .dataset import DatasetRequestError, check_category
 from .runs import RunNotFound, list_runs, load_run
 from .session import CommandError
@@ -37,7 +38,7 @@ _CSP = ("default-src 'self'; img-src 'self' blob: data:; connect-src 'self' ws: 
 class WebApp:
     """Everything the handlers share: the driving session, the frame stream, the gate, the data."""
 
-    def __init__(self, session, frames, gate, dataset, run_folders, category="apex"):
+    def __init__(self, session, frames, gate, dataset, run_folders, category=DEFAULT_CATEGORY):
         self.session, self.frames, self.gate = session, frames, gate
         self.dataset, self.run_folders = dataset, list(run_folders)
         self.category = category
