@@ -81,7 +81,7 @@ lint: install
 	$(VENV)/bin/vermin --target=3.6- --violations --no-tips --eval-annotations -q jetracer
 	@test -x $(VENV)/bin/mypy || { echo "make lint: mypy is missing from $(VENV) (the dev extra installs it on Python 3.10+)"; exit 1; }
 	$(VENV)/bin/mypy  # the typed modules (pyproject.toml [tool.mypy] files): what py.typed promises
-	$(PY) -m jetracer.util.nbcheck notebooks
+	$(PY) -m tools.nbcheck notebooks
 
 bench: install
 	$(PY) -m jetracer bench --json bench.json

@@ -9,8 +9,8 @@ import logging
 import sys
 import traceback
 
+from .drive.signals import StopSignal
 from .errors import FAULT_EXIT, JetracerError
-from .safety import StopSignal
 
 __all__ = ["main", "COMMANDS"]
 

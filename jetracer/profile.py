@@ -264,7 +264,7 @@ class Profile:
 
     def _check_values(self, where):
         from .drive.actuator import CAR_TYPES
-        from .pilot import MODES
+        from .drive.pilot import MODES
 
         choices = {("car", "type"): tuple(CAR_TYPES),
                    ("camera", "type"): ("csi", "usb", "video", "sim"),

@@ -152,7 +152,7 @@ class Policy(Protocol):
 
 @runtime_checkable
 class Battery(Protocol):
-    """A battery monitor (see :class:`jetracer.battery.BatteryMonitor`): the pilot stops the car
+    """A battery monitor (see :class:`jetracer.status.battery.BatteryMonitor`): the pilot stops the car
     on ``state == "critical"`` and on a monitor that stays blind (``error``); the rig reads it once
     per lockstep frame (:meth:`update`) or runs its thread (:meth:`start`/:meth:`stop`), and closes it."""
 

@@ -36,11 +36,11 @@ from .protocols import Battery, Camera, Clock, Policy
 
 if TYPE_CHECKING:
     from .camera.base import Frame
-    from .display import StatusDisplay
     from .profile import Profile
     from .racecar import NvidiaRacecar, WaveshareRacecar
-    from .sim.battery import SimBattery
+    from .sim.pack import SimBattery
     from .sim.world import SimWorld
+    from .status.display import StatusDisplay
 
 __all__ = ["Rig", "wants_sim"]
 
@@ -143,8 +143,8 @@ class Rig:
         if battery is None:
             battery = bool(profile.battery["enabled"])
         if battery:
-            from .battery import BatteryMonitor
             from .errors import HardwareError
+            from .status.battery import BatteryMonitor
 
             clock = {"clock": self.world.clock} if self.world is not None else {}
             if self.sim and self.world is None:
@@ -165,13 +165,13 @@ class Rig:
             self.bus.device(b["i2c_address"])
         except KeyError:
             return None
-        from .sim.battery import sim_battery_for
+        from .sim.pack import sim_battery_for
 
         self._pack_time = time.monotonic()
         return sim_battery_for(self.bus, self.profile)
 
     def _build_display(self) -> None:
-        from .display import StatusDisplay
+        from .status.display import StatusDisplay
 
         d = self.profile.display
         if self.sim:

@@ -260,10 +260,10 @@ def test_profile_values_out_of_bounds_are_one_line(text, words, tmp_path, capsys
 
 
 def test_the_battery_monitor_takes_every_cell_count_the_profile_allows():
-    from jetracer.battery import BatteryMonitor
     from jetracer.i2c.bus import VirtualI2C
     from jetracer.i2c.ina219 import INA219Twin
     from jetracer.profile import BATTERY_MAX_CELLS, Profile, ProfileError
+    from jetracer.status.battery import BatteryMonitor
 
     for cells in range(1, BATTERY_MAX_CELLS + 1):
         bus = VirtualI2C()
@@ -488,7 +488,7 @@ def test_a_gif_video_on_a_full_disk_is_reported_after_the_metrics(full_disk, tmp
 
 
 def test_a_telemetry_log_on_a_full_disk_is_reported_once(full_disk, caplog):
-    from jetracer.telemetry import Telemetry
+    from jetracer.drive.telemetry import Telemetry
 
     full_disk.fill()
     telemetry = Telemetry(log_path=str(full_disk.root / "t.jsonl"), status_period_s=0)

@@ -6,14 +6,14 @@ import pytest
 from adafruit_ina219 import INA219
 from helpers import FakeClock
 
-from jetracer.battery import BatteryMonitor, cell_percent, cell_voltage, configure_ina219
 from jetracer.cli import main
 from jetracer.errors import HardwareError
 from jetracer.i2c import VirtualI2C
 from jetracer.i2c.ina219 import INA219Twin
 from jetracer.profile import load_profile
-from jetracer.sim.battery import SimBattery, sim_battery_for
 from jetracer.sim.devices import make_sim_bus
+from jetracer.sim.pack import SimBattery, sim_battery_for
+from jetracer.status.battery import BatteryMonitor, cell_percent, cell_voltage, configure_ina219
 
 
 def ina_on_bus(shunt_ohms=0.1, cells=3):
@@ -125,7 +125,7 @@ def test_hysteresis_keeps_low_until_clearly_recovered(caplog):
         mon.update()
         return mon.state
 
-    with caplog.at_level(logging.WARNING, logger="jetracer.battery"):
+    with caplog.at_level(logging.WARNING, logger="jetracer.status.battery"):
         assert at(50) == "ok"
         assert at(19) == "low"
         assert at(21.5) == "low"

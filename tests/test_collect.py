@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from jetracer.cli import main
-from jetracer.data.collect import aim_point
+from jetracer.data.sim_collect import aim_point
 from jetracer.data.xy import list_samples
 from jetracer.profile import load_profile, make_car
 from jetracer.sim.run import drive_lockstep
@@ -94,7 +94,7 @@ SEED_11_SPEEDS = [3.201, 3.202, 3.203, 3.203, 3.203, 3.204, 3.204, 3.205, 3.205,
 
 
 def test_collect_through_the_pilot_writes_the_labels_it_always_wrote(tmp_path):
-    from jetracer.data.collect import collect
+    from jetracer.data.sim_collect import collect
 
     collect(tmp_path, 24, track="oval", seed=11)
     assert sorted((s.x, s.y) for s in list_samples([tmp_path])[0]) == SEED_11_XY
@@ -104,7 +104,7 @@ def test_collect_through_the_pilot_writes_the_labels_it_always_wrote(tmp_path):
 
 def test_a_failure_while_collecting_is_raised_not_swallowed_by_the_pilot(tmp_path, monkeypatch):
     """The pilot turns a policy's exception into a stop; collect still reports the cause itself."""
-    import jetracer.data.collect as collect_module
+    import jetracer.data.sim_collect as collect_module
 
     calls = []
     real = collect_module.save_sample
@@ -122,7 +122,7 @@ def test_a_failure_while_collecting_is_raised_not_swallowed_by_the_pilot(tmp_pat
 
 
 def test_ctrl_c_while_collecting_ends_the_collection(tmp_path, monkeypatch):
-    import jetracer.data.collect as collect_module
+    import jetracer.data.sim_collect as collect_module
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt

@@ -8,9 +8,9 @@ import traitlets
 from PIL import Image, ImageDraw, ImageFont
 
 from jetracer.cli import main
-from jetracer.display import StatusDisplay
 from jetracer.i2c import VirtualI2C
 from jetracer.i2c.ssd1306 import SSD1306Twin
+from jetracer.status.display import StatusDisplay
 
 
 class FakeInfo:
@@ -142,7 +142,7 @@ def test_missing_display_never_raises_logs_once_and_retries_with_backoff(caplog)
     bus = CountingBus()
     display = StatusDisplay(bus, name="car1", sysinfo=FakeInfo(), retry_min_s=1.0, retry_max_s=8.0)
     tries = []
-    with caplog.at_level(logging.DEBUG, logger="jetracer.display"):
+    with caplog.at_level(logging.DEBUG, logger="jetracer.status.display"):
         for step in range(60):
             now = step * 0.5
             before = bus.oled_attempts
@@ -154,7 +154,7 @@ def test_missing_display_never_raises_logs_once_and_retries_with_backoff(caplog)
     assert len(warnings) == 1 and "0x3c" in warnings[0].getMessage()
     assert display.next_wait(now=24.0) == pytest.approx(7.0)  # sleeps until the next try, no busy loop
     twin = bus.attach(SSD1306Twin(0x3C, 128, 32))  # plugged in
-    with caplog.at_level(logging.INFO, logger="jetracer.display"):
+    with caplog.at_level(logging.INFO, logger="jetracer.status.display"):
         assert display.refresh(now=31.0)
     assert twin.lit and twin.to_image().getbbox() is not None
     assert any("is back" in r.getMessage() for r in caplog.records)
@@ -199,7 +199,7 @@ def test_display_command_once_without_a_car_is_one_error_line(capsys, tmp_path, 
 
 
 def test_jetson_sysfs_gpu_load_and_soc_temperature(tmp_path):
-    from jetracer.sysinfo import SystemInfo
+    from jetracer.status.sysinfo import SystemInfo
 
     (tmp_path / "sys/devices/gpu.0").mkdir(parents=True)
     (tmp_path / "sys/devices/gpu.0/load").write_text("537\n")
@@ -218,11 +218,11 @@ def test_jetson_sysfs_gpu_load_and_soc_temperature(tmp_path):
 
 
 def test_snapshot_when_nothing_could_be_drawn_is_one_error_line(tmp_path, capsys, monkeypatch):
-    import jetracer.display
+    import jetracer.status.display
 
     def no_font():
         raise OSError("cannot open resource")
-    monkeypatch.setattr(jetracer.display, "load_font", no_font)
+    monkeypatch.setattr(jetracer.status.display, "load_font", no_font)
     out = tmp_path / "status.png"
     assert main(["display", "--profile", "sim", "--sim", "--snapshot", str(out)]) == 3
     err = capsys.readouterr().err

@@ -13,8 +13,8 @@ import time
 import pytest
 
 from jetracer.cli import main
+from jetracer.drive.pilot import Pilot
 from jetracer.i2c import PCA9685Twin
-from jetracer.pilot import Pilot
 from jetracer.profile import load_profile, make_car
 from jetracer.sim.devices import sim_state_dir
 from jetracer.sim.expert import ExpertDriver
@@ -181,7 +181,7 @@ def test_stop_after_sigkill_writes_neutral(tmp_path):
 
 
 def test_battery_critical_in_sim_stops_with_reason_battery():
-    from jetracer.battery import BatteryMonitor
+    from jetracer.status.battery import BatteryMonitor
 
     profile = load_profile("sim")
     world = SimWorld(profile, track="oval")

@@ -9,9 +9,9 @@ from test_pilot import ConstantEngine, ScriptedCamera, advance, neutral
 
 from jetracer import NvidiaRacecar
 from jetracer.camera.base import Frame
-from jetracer.control import ControlLaw
+from jetracer.drive.control import ControlLaw
+from jetracer.drive.pilot import Pilot
 from jetracer.drive.policies import Fault, ManualPolicy, ModelPolicy, expert_policy
-from jetracer.pilot import Pilot
 
 FRAME = Frame(np.zeros((224, 224, 3), np.uint8), 0.0, 1)
 

@@ -89,7 +89,7 @@ def test_the_reasons_keep_their_metrics_json_spelling():
                StopReason.BATTERY_UNREADABLE: "battery_unreadable", StopReason.WATCHDOG: "watchdog",
                StopReason.ROAD_LOST: "road_lost", StopReason.SIGNAL: "signal", StopReason.ERROR: "error"}
     assert all(k == v for k, v in spelled.items())
-    from jetracer.pilot import StopReason as from_pilot
+    from jetracer.drive.pilot import StopReason as from_pilot
 
     assert from_pilot is StopReason  # the old import path still works
 

@@ -12,12 +12,12 @@ import pytest
 from helpers import FakeClock
 
 from jetracer.cli import main
+from jetracer.drive.guardian import Guardian, neutral_plan
+from jetracer.drive.runlock import DriveLock, lock_path
+from jetracer.drive.sdnotify import SystemdNotifier
 from jetracer.errors import ProfileError
-from jetracer.guardian import Guardian, neutral_plan
 from jetracer.i2c import PCA9685Twin
 from jetracer.profile import Profile, load_profile, make_car, profile_dirs
-from jetracer.runlock import DriveLock, lock_path
-from jetracer.sdnotify import SystemdNotifier
 from jetracer.sim.devices import make_sim_bus, sim_state_dir
 
 NEUTRAL = 1500.0
@@ -186,7 +186,7 @@ def test_keepalives_are_rate_limited_and_come_only_when_the_loop_calls():
     sent = []
     clock = FakeClock(0.0)
     notifier = SystemdNotifier(env={"NOTIFY_SOCKET": "/nonexistent", "WATCHDOG_USEC": "2000000"}, clock=clock)
-    import jetracer.sdnotify as sd
+    import jetracer.drive.sdnotify as sd
 
     real = sd.notify
     sd.notify = lambda message, env=None: sent.append(message)
@@ -224,7 +224,7 @@ def test_jetracer_stop_finds_a_service_drive_from_a_login_shell(tmp_path, monkey
     """The unit has no XDG_RUNTIME_DIR, the shell has one: the lock is found either way."""
     import tempfile
 
-    from jetracer.runlock import find_running_drive, lock_paths
+    from jetracer.drive.runlock import find_running_drive, lock_paths
 
     profile = load_profile("latrax_rally")
     monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
@@ -253,7 +253,7 @@ def test_stop_with_no_drive_running_writes_neutral_and_reads_it_back(capsys):
 # -- a blind battery monitor through `jetracer drive` ---------------------------------------------------
 @pytest.mark.parametrize("realtime", [False, True])
 def test_drive_with_a_battery_monitor_that_cannot_read_stops_with_exit_3(tmp_path, monkeypatch, realtime):
-    from jetracer.battery import BatteryMonitor
+    from jetracer.status.battery import BatteryMonitor
 
     text = (Path(__file__).resolve().parent.parent / "hardware" / "profiles" / "sim.toml").read_text()
     text = text.replace("[battery]\n", "[battery]\nunreadable_stop_s = 1.0\nperiod_s = 0.2\n")

@@ -147,7 +147,7 @@ def test_sigkill_of_the_drive_guardian_writes_neutral_without_jetracer_stop(tmp_
 def test_the_guardian_killed_stops_the_drive_at_neutral(tmp_path):
     proc, marker = start("none", tmp_path)
     fault = wait_fault(proc, marker)
-    guardians = subprocess.check_output(["pgrep", "-P", str(proc.pid), "-f", "jetracer.guardian"]).split()
+    guardians = subprocess.check_output(["pgrep", "-P", str(proc.pid), "-f", "jetracer.drive.guardian"]).split()
     assert len(guardians) == 1
     os.kill(int(guardians[0]), signal.SIGKILL)
     TIMES["guardian killed"] = time_to_neutral(fault)

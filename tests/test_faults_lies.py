@@ -10,7 +10,7 @@ from helpers import FakeClock, wait_until
 
 from jetracer import NvidiaRacecar
 from jetracer.camera.base import Frame
-from jetracer.pilot import Pilot
+from jetracer.drive.pilot import Pilot
 
 NEUTRAL = 1500.0
 IMAGE = np.zeros((8, 8, 3), np.uint8)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from teleop_helpers import XBOX_NAME, XPAD_ONE_AXES, connect
 
-from jetracer.guardian import BeatThread, neutral_plan
+from jetracer.drive.guardian import BeatThread, neutral_plan
 from jetracer.i2c import PCA9685Twin
 from jetracer.profile import load_profile, make_car
 from jetracer.sim.devices import make_sim_bus, sim_state_dir

@@ -8,13 +8,13 @@ import threading
 import pytest
 from helpers import wait_until
 
-from jetracer.battery import BatteryMonitor
-from jetracer.display import StatusDisplay
 from jetracer.i2c import VirtualI2C
 from jetracer.i2c.ina219 import INA219Twin
 from jetracer.i2c.ssd1306 import SSD1306Twin
-from jetracer.sim.battery import SimBattery
+from jetracer.sim.pack import SimBattery
 from jetracer.sim.world import SimWorld
+from jetracer.status.battery import BatteryMonitor
+from jetracer.status.display import StatusDisplay
 
 
 def threads_named(name):
@@ -32,7 +32,7 @@ def test_battery_thread_logs_an_unplugged_chip_once_and_notices_its_return(caplo
     pack = SimBattery(twin, cells=3, percent=60.0)
     mon = BatteryMonitor(bus, address=0x41, cells=3, smoothing_s=0.0, internal_resistance_ohms=0.0, period_s=0.005)
     volts = mon.voltage
-    with caplog.at_level(logging.INFO, logger="jetracer.battery"):
+    with caplog.at_level(logging.INFO, logger="jetracer.status.battery"):
         mon.start()
         assert threads_named("battery-monitor")
         bus.detach(0x41)

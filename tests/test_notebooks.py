@@ -88,7 +88,7 @@ def run_notebook(journey_dir, monkeypatch):
 def test_notebooks_are_stored_without_outputs_and_start_with_the_sim_switch():
     import nbformat
 
-    from jetracer.util.nbcheck import dirty_cells
+    from tools.nbcheck import dirty_cells
 
     for name in JOURNEY:
         path = NOTEBOOKS / (name + ".ipynb")

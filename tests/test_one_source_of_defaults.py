@@ -6,9 +6,9 @@ import pytest
 
 from jetracer import NvidiaRacecar
 from jetracer.camera.base import Frame
-from jetracer.control import ControlLaw, steering_from_x, x_from_steering
+from jetracer.drive.control import ControlLaw, steering_from_x, x_from_steering
+from jetracer.drive.pilot import Pilot
 from jetracer.i2c import PCA9685Twin, VirtualI2C
-from jetracer.pilot import Pilot
 from jetracer.profile import SCHEMA, Profile
 
 
@@ -90,8 +90,8 @@ def test_the_pilot_modes_are_listed_once():
 
 
 def test_a_battery_monitor_built_by_hand_is_the_default_profiles():
-    from jetracer.battery import BatteryMonitor
     from jetracer.i2c.ina219 import INA219Twin
+    from jetracer.status.battery import BatteryMonitor
 
     bus = VirtualI2C()
     bus.attach(INA219Twin(0x41, cells=3))

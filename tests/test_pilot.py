@@ -8,8 +8,8 @@ from helpers import FakeClock, run_captured
 
 from jetracer import NvidiaRacecar
 from jetracer.camera.base import Camera
-from jetracer.control import ControlLaw
-from jetracer.pilot import Pilot
+from jetracer.drive.control import ControlLaw
+from jetracer.drive.pilot import Pilot
 
 
 class ScriptedCamera(Camera):
@@ -181,7 +181,7 @@ def test_telemetry_jsonl_log_and_status_line(bus, pca, tmp_path):
     import io
     import json
 
-    from jetracer.telemetry import Telemetry
+    from jetracer.drive.telemetry import Telemetry
 
     log_path = tmp_path / "drive.jsonl"
     stream = io.StringIO()
@@ -271,7 +271,7 @@ SIGNAL_WHILE_BUS_HELD = r"""
 import os, signal
 from jetracer import NvidiaRacecar
 from jetracer.i2c import PCA9685Twin, VirtualI2C
-from jetracer.safety import StopSignal, install_signal_handlers
+from jetracer.drive.signals import StopSignal, install_signal_handlers
 install_signal_handlers()
 bus = VirtualI2C(); chip = bus.attach(PCA9685Twin(0x40))
 car = NvidiaRacecar(i2c=bus); car.throttle = 0.6
@@ -296,7 +296,7 @@ def test_a_battery_monitor_that_cannot_read_is_reported(bus, pca, caplog):
     battery = Battery()
     battery.error = "battery read failed at 0x41 on I2C bus 1: [Errno 121] Remote I/O error"
     pilot, clock = make_pilot(bus, ConstantEngine(0.0), frames=5, battery=battery)
-    with caplog.at_level("WARNING", logger="jetracer.pilot"):
+    with caplog.at_level("WARNING", logger="jetracer.drive.pilot"):
         pilot.run(should_stop=lambda: "laps" if pilot.frames >= 3 else None, before_frame=advance(clock))
     warnings = [r.message for r in caplog.records if "low-battery stop is not active" in r.message]
     assert len(warnings) == 1  # said once, not every frame

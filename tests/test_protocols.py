@@ -59,9 +59,9 @@ def test_a_camera_instance_is_a_camera_and_a_half_camera_is_not():
 
 
 def battery_monitor():
-    from jetracer.battery import BatteryMonitor
     from jetracer.i2c import VirtualI2C
     from jetracer.i2c.ina219 import INA219Twin
+    from jetracer.status.battery import BatteryMonitor
 
     bus = VirtualI2C()
     bus.attach(INA219Twin(0x41, cells=3))

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jetracer.pilot import Pilot
+from jetracer.drive.pilot import Pilot
+from jetracer.drive.road_monitor import RoadMonitor
 from jetracer.profile import load_profile, make_car
-from jetracer.road_monitor import RoadMonitor
 from jetracer.sim.appearance import held_out
 from jetracer.sim.track import Track
 from jetracer.sim.world import SimWorld

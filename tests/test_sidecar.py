@@ -65,7 +65,7 @@ def test_sidecar_is_not_a_stray_sample_and_old_datasets_need_none(tmp_path, capl
 
 
 def test_collect_labels_every_image_with_the_racers_speed(tmp_path):
-    from jetracer.data.collect import collect
+    from jetracer.data.sim_collect import collect
 
     collect(tmp_path, 12, track="oval", seed=3)
     images = sorted(p.name for p in (tmp_path / "apex").glob("*.jpg"))

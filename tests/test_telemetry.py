@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from jetracer.telemetry import Telemetry
+from jetracer.drive.telemetry import Telemetry
 
 
 def test_sinks_get_every_record_in_order_after_the_timings_and_the_log(tmp_path):

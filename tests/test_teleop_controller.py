@@ -295,7 +295,7 @@ def test_direct_car_has_no_modes_but_says_so(rig):
 def test_hand_over_with_the_real_pilot():
     """The same hand-over with the lead's Pilot (a fixed policy stands in for the model)."""
     from jetracer.camera.base import Frame
-    from jetracer.pilot import Pilot
+    from jetracer.drive.pilot import Pilot
 
     car, twin = make_car()
 
@@ -340,7 +340,7 @@ class FreshFrames:
 
 
 def test_a_silent_pad_with_keepalives_estops_the_pilot_in_auto_whatever_its_throttle():
-    from jetracer.pilot import Pilot
+    from jetracer.drive.pilot import Pilot
 
     car, twin = make_car()
     clock = FakeClock()
@@ -369,7 +369,7 @@ def test_a_silent_pad_with_keepalives_estops_the_pilot_in_auto_whatever_its_thro
 
 def test_a_quiet_pad_without_keepalives_leaves_the_pilot_in_auto():
     """An Xbox pad sends nothing while untouched: watching the car drive is not a lost pad."""
-    from jetracer.pilot import Pilot
+    from jetracer.drive.pilot import Pilot
 
     car, twin = make_car()
     clock = FakeClock()

@@ -9,7 +9,7 @@ import pytest
 from teleop_helpers import XBOX_NAME, XPAD_ONE_AXES, FakeClock, Stream, assert_throttle_neutral, connect, make_car
 
 from jetracer.camera.base import Frame
-from jetracer.pilot import Pilot
+from jetracer.drive.pilot import Pilot
 from jetracer.profile import load_profile
 from jetracer.teleop.events import decode_bytes
 from jetracer.teleop.recorder import read_commands
@@ -134,9 +134,9 @@ def test_a_recording_that_cannot_write_stops_recording_not_the_drive(profile, tm
 
 
 def test_a_critical_battery_latches_the_estop(profile):
-    from jetracer.battery import BatteryMonitor
     from jetracer.i2c.ina219 import INA219Twin
-    from jetracer.sim.battery import SimBattery
+    from jetracer.sim.pack import SimBattery
+    from jetracer.status.battery import BatteryMonitor
 
     car, twin = make_car()
     ina = car.i2c.attach(INA219Twin(0x41, shunt_ohms=0.01, cells=2))

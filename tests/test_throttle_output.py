@@ -51,7 +51,7 @@ def test_throttle_output_is_learned_and_drives_the_pilot(dots, tmp_path, bus, pc
     from test_pilot import ScriptedCamera
 
     from jetracer import NvidiaRacecar
-    from jetracer.pilot import Pilot
+    from jetracer.drive.pilot import Pilot
 
     clock = FakeClock(0.0)
     camera = ScriptedCamera(clock, frames=3)

@@ -97,7 +97,7 @@ def test_pretrained_weights_of_an_arch_that_has_none_is_one_line():
 USER_SCRIPT = '''
 import time
 
-from jetracer.battery import BatteryMonitor
+from jetracer.status.battery import BatteryMonitor
 from jetracer.camera import VideoCamera
 from jetracer.engine import Engine as EngineBase, load_engine
 from jetracer.profile import load_profile

@@ -284,7 +284,7 @@ def test_web_unit_conflicts_with_the_drive_loop_has_a_watchdog_and_stops_the_car
 def test_the_oled_shows_how_to_log_in(tmp_path, monkeypatch):
     from jetracer.cli import main
     from jetracer.commands.display import _web_login
-    from jetracer.display import StatusDisplay
+    from jetracer.status.display import StatusDisplay
 
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     profile = load_profile("sim")

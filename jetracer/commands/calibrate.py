@@ -93,9 +93,9 @@ class Wizard:
 
 
 def run(args):
+    from ..drive.signals import install_signal_handlers
     from ..profile import save_profile_values
     from ..rig import Rig
-    from ..safety import install_signal_handlers
 
     install_signal_handlers()
     profile = profile_from_args(args)

@@ -16,7 +16,7 @@ LOOKAHEAD_M = number_in(float, 1e-3, 10.0, "a number of metres in (0, 10]")
 
 
 def add_arguments(parser):
-    from ..data.collect import DEFAULT_LOOKAHEAD_M
+    from ..data.sim_collect import DEFAULT_LOOKAHEAD_M
 
     parser.add_argument("--sim", action="store_true", required=True,
                         help="collect in the simulator (on the car, collect by hand in the notebook or with "
@@ -37,7 +37,7 @@ def add_arguments(parser):
 
 
 def run(args):
-    from ..data.collect import collect
+    from ..data.sim_collect import collect
     from ..errors import UsageError
     from ..profile import load_profile
     from ..sim.track import Track

@@ -122,8 +122,8 @@ def add_arguments(parser):
 
 def run(args):
     """The command: checks, the car's lock, a :class:`DriveSession`, the report, the exit status."""
+    from ..drive.signals import install_signal_handlers
     from ..rig import wants_sim
-    from ..safety import install_signal_handlers
     from ..util.atomic import check_output_file
 
     install_signal_handlers()
@@ -150,8 +150,8 @@ def run(args):
 
 
 def _lock_the_car(profile, sim):
-    """One drive per car: the lock `jetracer stop` finds this drive by (see jetracer.runlock)."""
-    from ..runlock import lock_car
+    """One drive per car: the lock `jetracer stop` finds this drive by (see jetracer.drive.runlock)."""
+    from ..drive.runlock import lock_car
 
     return lock_car(profile, sim, command="drive")
 
@@ -223,7 +223,7 @@ class DriveSession:
 
     def drive(self):
         """Drive until the stop condition, a fault or a signal; returns the metrics (see DESIGN.md)."""
-        from ..pilot import Pilot
+        from ..drive.pilot import Pilot
 
         opts, rig = self.options, self.rig
         pilot = Pilot.from_profile(self.profile, rig.car, rig.camera, engine=self.engine, policy=self.policy,
@@ -259,8 +259,8 @@ class DriveSession:
 
     def _start_watchdogs(self, pilot):
         """The guardian process (heartbeat per frame) and systemd's keep-alive, fed by the loop."""
-        from ..guardian import Guardian
-        from ..sdnotify import SystemdNotifier
+        from ..drive.guardian import Guardian
+        from ..drive.sdnotify import SystemdNotifier
 
         p = self.profile.pilot
         if p["guardian"]:

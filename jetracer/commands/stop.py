@@ -1,6 +1,6 @@
 """`jetracer stop`: stop a running drive or web app, then neutral throttle and centred steering, now.
 
-It finds a drive (or `jetracer web`) on this car by its lock file (see :mod:`jetracer.runlock`),
+It finds a drive (or `jetracer web`) on this car by its lock file (see :mod:`jetracer.drive.runlock`),
 asks it to stop (SIGTERM: it writes neutral and exits), kills it when it does not end in time (a
 frozen process: SIGSTOP, a C call holding the GIL), then writes neutral itself and reads the pulse
 back. systemd's ExecStopPost runs it too, so the car is stopped even after the drive crashed or was
@@ -23,7 +23,7 @@ def add_arguments(parser):
 
 
 def _wait_gone(path, timeout):
-    from ..runlock import running_drive
+    from ..drive.runlock import running_drive
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -36,8 +36,8 @@ def _wait_gone(path, timeout):
 def stop_running_drive(paths, grace_s=GRACE_S):
     """Stop the drive holding one of the lock ``paths``; returns a sentence saying what happened,
     or '' if none ran."""
+    from ..drive.runlock import find_running_drive, holder_name
     from ..errors import JetracerError
-    from ..runlock import find_running_drive, holder_name
 
     path, holder = find_running_drive(paths)
     if holder is None:
@@ -65,8 +65,8 @@ def stop_running_drive(paths, grace_s=GRACE_S):
 
 
 def run(args):
+    from ..drive.runlock import lock_paths
     from ..rig import Rig, wants_sim
-    from ..runlock import lock_paths
 
     profile = profile_from_args(args)
     said = stop_running_drive(lock_paths(profile, sim=wants_sim(profile, args.sim)))

@@ -35,8 +35,8 @@ def add_arguments(parser):
 
 
 def run(args):
+    from ..drive.signals import install_signal_handlers
     from ..rig import Rig
-    from ..safety import install_signal_handlers
     from ..teleop.session import TeleopSession, open_reader
 
     if args.list:
@@ -84,7 +84,7 @@ def _help_line(session):
 def _pilot(profile, args, rig):
     """The pilot that takes over in steer/auto (None: manual only). ``--pilot auto``: the
     simulator's expert where there is ground truth, else the profile's model when its file exists."""
-    from ..pilot import Pilot
+    from ..drive.pilot import Pilot
 
     kind = args.pilot
     engine_path = str(profile.resolve_path(profile.engine["path"])) if profile.engine["path"] else ""

@@ -52,7 +52,7 @@ def _addresses(host):
     """What to type in the phone's browser: the car's addresses when listening on all of them."""
     if host not in ("0.0.0.0", "", "::"):
         return [host]
-    from ..sysinfo import SystemInfo
+    from ..status.sysinfo import SystemInfo
 
     try:
         ips = [ip for _, ip in SystemInfo().ip_addresses()]
@@ -63,9 +63,9 @@ def _addresses(host):
 
 def run(args):
     _tornado()
+    from ..drive.runlock import lock_car
+    from ..drive.signals import install_signal_handlers
     from ..rig import wants_sim
-    from ..runlock import lock_car
-    from ..safety import install_signal_handlers
     from ..web.auth import load_or_create_token, token_path
     from ..web.dataset import DatasetFolder
     from ..web.session import default_telemetry_path
@@ -95,7 +95,7 @@ def run(args):
 
 def _serve(args, profile, sim, address, login, dataset, runs_dir, telemetry_path):
     """The parts, the session and its watchdogs, the server; neutral and closed on every way out."""
-    from ..safety import StopSignal
+    from ..drive.signals import StopSignal
     from ..web.auth import LoginGate
     from ..web.frames import FrameStream
     from ..web.runs import default_run_folders

@@ -12,7 +12,7 @@ import logging
 import math
 from pathlib import Path
 
-from ..control import steering_from_x
+from ..drive.control import steering_from_x
 from ..errors import DataError
 from ..profile import defaults
 from ..teleop.recorder import steering_to_label

@@ -1,6 +1,6 @@
 """Policies: what to do with a camera frame. One signature, ``policy(frame) -> (steering, throttle)``.
 
-The :class:`~jetracer.pilot.Pilot` is the one driving loop; what it drives with is a policy:
+The :class:`~jetracer.drive.pilot.Pilot` is the one driving loop; what it drives with is a policy:
 
 - :class:`ModelPolicy`: the network (an engine, frame image -> image point x, y and perhaps a
   throttle) and the control law that turns the point into car commands; the road monitor watches
@@ -64,9 +64,9 @@ def expert_policy(world, name="expert"):
 
 class ModelPolicy:
     """The network drives: ``engine(image) -> (x, y)`` (or ``engine.predict`` with a throttle
-    output, when ``speed_from_model``), then ``law`` (a :class:`~jetracer.control.ControlLaw`):
+    output, when ``speed_from_model``), then ``law`` (a :class:`~jetracer.drive.control.ControlLaw`):
     steering from x, throttle from the law or the model. ``road_monitor`` (a
-    :class:`~jetracer.road_monitor.RoadMonitor`) sees every prediction while ``watch_road`` is on
+    :class:`~jetracer.drive.road_monitor.RoadMonitor`) sees every prediction while ``watch_road`` is on
     (the pilot turns it off while a person drives), scales the throttle and stops the car with
     ``road_lost`` when the network no longer sees a road it knows.
 

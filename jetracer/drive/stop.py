@@ -5,7 +5,7 @@ notebooks, collection) reports why it stopped with a :class:`StopReason` constan
 in the metrics JSON's ``stop_reason`` (a contract: the strings never change) and decides the exit
 status (:data:`StopReason.NORMAL` ends with 0, anything else is a fault).
 
-:class:`StopCondition` is the ``should_stop`` callable :meth:`jetracer.pilot.Pilot.run` polls before
+:class:`StopCondition` is the ``should_stop`` callable :meth:`jetracer.drive.pilot.Pilot.run` polls before
 each frame. It knows three limits: a lap count (the simulator's lap counter), a duration (the car's
 wall clock, or the simulator's clock in lockstep) and a time cap on simulated time, so that a car
 that is stuck never drives a ``--laps`` run for ever. The cap is the one "stuck car" rule:
@@ -34,7 +34,7 @@ class StopReason:
 
 
 class StopCondition:
-    """``should_stop()`` for :meth:`jetracer.pilot.Pilot.run`: the reason to stop now, or None.
+    """``should_stop()`` for :meth:`jetracer.drive.pilot.Pilot.run`: the reason to stop now, or None.
 
     ``laps``: stop once ``laps_done()`` reaches it (:data:`StopReason.LAPS`). ``duration``: stop
     once ``duration`` seconds of ``clock`` have passed since this object was made

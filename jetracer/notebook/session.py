@@ -10,7 +10,7 @@ opened before in this kernel (re-running a cell must not fail on a camera that i
 Two clocks, as in :mod:`jetracer.sim.world`: ``live()`` runs the physics and the camera in real
 time (a person at the page); ``advance(seconds)`` and ``run_pilot(pilot, seconds)`` step the
 simulator in lockstep (tests, and reproducible experiments). With ``[battery] enabled`` the
-session's :class:`~jetracer.battery.BatteryMonitor` (the INA219, or its twin in the simulator)
+session's :class:`~jetracer.status.battery.BatteryMonitor` (the INA219, or its twin in the simulator)
 follows the same clock, and every pilot it makes stops the car on a critical pack.
 """
 
@@ -133,7 +133,7 @@ class Session:
     def _start_guardian(self, wanted):
         """A guardian process beaten by a thread of this kernel: a kernel that freezes, holds the
         GIL or dies leaves the car at neutral (``guardian``: default the profile's pilot.guardian)."""
-        from ..guardian import BeatThread, neutral_plan
+        from ..drive.guardian import BeatThread, neutral_plan
 
         p = self.profile.pilot
         if self.car is None or not (p["guardian"] if wanted is None else wanted):
@@ -262,8 +262,8 @@ class Session:
 
     # -- pilots ----------------------------------------------------------------------------------
     def make_pilot(self, engine=None, policy=None, mode="stopped", **traits):
-        """A :class:`~jetracer.pilot.Pilot` for this car and camera, configured from the profile."""
-        from ..pilot import Pilot
+        """A :class:`~jetracer.drive.pilot.Pilot` for this car and camera, configured from the profile."""
+        from ..drive.pilot import Pilot
 
         pilot = Pilot.from_profile(self.profile, self.car, self.camera, engine=engine, policy=policy,
                                    battery=self.battery, clock=self.clock, mode=mode)

@@ -1,7 +1,7 @@
-"""Driving a SimWorld from a script or a test: the one driving loop, :meth:`jetracer.pilot.Pilot.run`.
+"""Driving a SimWorld from a script or a test: the one driving loop, :meth:`jetracer.drive.pilot.Pilot.run`.
 
 These helpers are what ``jetracer drive --sim`` does, without the command's guardian, lock file
-and engine loading: a :class:`~jetracer.pilot.Pilot` in ``auto`` mode runs ``policy`` (any
+and engine loading: a :class:`~jetracer.drive.pilot.Pilot` in ``auto`` mode runs ``policy`` (any
 :class:`~jetracer.drive.policies.Policy`: ``(frame) -> (steering, throttle)``, e.g. an
 :class:`~jetracer.sim.expert.ExpertDriver`) on ``car``, a ``Racecar`` on ``world.bus`` (build it with
 ``jetracer.profile.make_car(world.profile, i2c=world.bus)``), until a
@@ -50,7 +50,7 @@ class GroundTruthCamera:
 def _pilot(world, car, camera, policy, **traits):
     """A pilot for a simulated run: the policy in auto mode, on the world's clock. No watchdog
     thread: in lockstep the simulated car does not move while the loop hangs."""
-    from ..pilot import Pilot
+    from ..drive.pilot import Pilot
 
     return Pilot(car, camera, policy=policy, clock=world.clock, mode="auto", watchdog_s=0.0, **traits)
 

@@ -87,7 +87,7 @@ class SimWorld:
         if not self.profile.battery["enabled"]:
             return None
         try:
-            from .battery import sim_battery_for
+            from .pack import sim_battery_for
 
             self.bus.device(self.profile.battery["i2c_address"])
         except (ImportError, KeyError):

@@ -12,7 +12,7 @@ import time
 
 import traitlets
 
-from ..pilot import DRIVING_MODES
+from ..drive.pilot import DRIVING_MODES
 from .codes import EV_ABS
 from .events import KEEPALIVE, PadStatus, from_evdev
 from .mapping import PadInput, apply_overrides, load_mapping, select_mapping

@@ -4,7 +4,7 @@ Each frame becomes ``ROOT/CATEGORY/{x}_{y}_{uuid}.jpg`` (written atomically by
 :func:`jetracer.data.xy.save_sample`), so laps driven by a person train with ``jetracer train``
 like any collected dataset. The label is the image point the pilot's control law would have to
 see to reproduce the person's steering. The pilot steers with ``steering = x_n * gain + bias``
-(``x_n`` in [-1, 1] across the image), so (:func:`jetracer.control.x_from_steering`)::
+(``x_n`` in [-1, 1] across the image), so (:func:`jetracer.drive.control.x_from_steering`)::
 
     x_n = clamp((steering - bias) / gain, -1, 1)
     x   = width / 2 + x_n * width / 2          # pixel column, i.e. centre + steering/gain * half-width
@@ -24,8 +24,8 @@ import time
 import uuid
 from pathlib import Path
 
-from ..control import x_from_steering
 from ..data.xy import save_sample
+from ..drive.control import x_from_steering
 from ..profile import defaults
 
 __all__ = ["TeleopRecorder", "steering_to_label", "read_commands"]

@@ -28,7 +28,7 @@ class TeleopSession:
                  sleep=time.sleep):
         """``rig``: the :class:`~jetracer.rig.Rig` that built ``car`` (its battery monitor, clock and
         teardown are the session's); without one, the given ``car``, ``camera`` and ``battery``
-        (a :class:`~jetracer.battery.BatteryMonitor`: critical latches the e-stop) are wrapped in one."""
+        (a :class:`~jetracer.status.battery.BatteryMonitor`: critical latches the e-stop) are wrapped in one."""
         from ..rig import Rig
 
         self.profile, self.car, self.reader, self.pilot = profile, car, reader, pilot
@@ -52,7 +52,7 @@ class TeleopSession:
 
     def _start_guardian(self):
         """The guardian process, beaten by this loop: a frozen loop gets neutral from outside."""
-        from ..guardian import Guardian
+        from ..drive.guardian import Guardian
 
         p = self.profile.pilot
         if p["guardian"] and self.guardian is None and hasattr(self.car, "neutral_outputs"):

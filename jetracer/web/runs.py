@@ -2,7 +2,7 @@
 
 A log is one JSON object per line: per-frame records (``t``, ``steering``, ``throttle``,
 ``latency_ms``, ``mode``...) and events (``{"event": "estop"|"fault"|"mode"|"stop", ...}``), as
-:class:`~jetracer.telemetry.Telemetry` writes them; rotated logs (``.jsonl.1``...) count too.
+:class:`~jetracer.drive.telemetry.Telemetry` writes them; rotated logs (``.jsonl.1``...) count too.
 Logs are other programs' files in any state: only the last ``max_bytes`` are read, a line that is
 not JSON (a torn last line, a stray byte) is counted and skipped, never an error.
 """

@@ -28,7 +28,7 @@ import threading
 import time
 from pathlib import Path
 
-from ..pilot import DRIVING_MODES
+from ..drive.pilot import DRIVING_MODES
 from ..teleop.controller import TeleopController
 from ..teleop.events import PadStatus
 from ..teleop.mapping import PadInput
@@ -86,9 +86,9 @@ def assemble(profile, sim, track=None, pilot="auto", telemetry_path=""):
     """
     import os
 
-    from ..pilot import Pilot
+    from ..drive.pilot import Pilot
+    from ..drive.telemetry import Telemetry
     from ..rig import Rig
-    from ..telemetry import Telemetry
 
     parts = Parts()
     try:
@@ -354,7 +354,7 @@ class WebSession:
 
     def warnings(self):
         """The OLED's warning lines (battery, stop reason, stalled camera, heat)."""
-        from ..display import StatusDisplay
+        from ..status.display import StatusDisplay
 
         display = StatusDisplay(battery=self.parts.battery, pilot=self.pilot, camera=self.camera,
                                 sysinfo=_NoSysInfo())

@@ -4,11 +4,11 @@ A drive feeds them from :meth:`Pilot.run`'s frames; the web app drives through
 :meth:`Pilot.act_on` from its own 50 Hz control thread, so that thread feeds them, once per pass,
 before it writes anything:
 
-- the pilot's deadline thread (:class:`~jetracer.watchdog.FrameWatchdog`), armed for
+- the pilot's deadline thread (:class:`~jetracer.drive.watchdog.FrameWatchdog`), armed for
   ``pilot.watchdog_s`` from each pass: a pass that blocks (an engine call, a camera lock, an I2C
   write that never returns) gets neutral over the thread's own register handle, and the pilot
   writes nothing after it;
-- the guardian process (:class:`~jetracer.guardian.Guardian`), beaten each pass: a process frozen
+- the guardian process (:class:`~jetracer.drive.guardian.Guardian`), beaten each pass: a process frozen
   (SIGSTOP), a C call holding the GIL, or a control thread stuck gets neutral from outside;
 - systemd's ``WatchdogSec`` (``Type=notify``): READY on the first pass, a keep-alive per pass,
   STOPPING on close; a frozen server is killed and ``ExecStopPost`` writes neutral.
@@ -51,14 +51,14 @@ class LoopWatchdogs:
     @classmethod
     def from_profile(cls, profile, pilot):
         """The profile's ``pilot.watchdog_s``, ``pilot.guardian`` and ``pilot.guardian_outputs_off``."""
-        from ..sdnotify import SystemdNotifier
+        from ..drive.sdnotify import SystemdNotifier
 
         p = profile.pilot
         return cls(pilot, p["watchdog_s"], guardian=p["guardian"], outputs_off=p["guardian_outputs_off"],
                    notifier=SystemdNotifier())
 
     def start(self):
-        from ..guardian import neutral_plan
+        from ..drive.guardian import neutral_plan
 
         if self.limit_s <= 0:
             return self  # off (the profile's bounds never allow it; tests may)
@@ -71,7 +71,7 @@ class LoopWatchdogs:
         return self
 
     def _start_guardian(self):
-        from ..guardian import Guardian
+        from ..drive.guardian import Guardian
 
         self.guardian = Guardian.start(self._plan, limit_s=self.limit_s, outputs_off=self.outputs_off,
                                        name=self.name) if self._plan is not None else None

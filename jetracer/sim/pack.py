@@ -1,13 +1,13 @@
 """A simulated battery pack: charge drains with the current drawn, and the INA219 twin sees it.
 
 The pack's rested voltage follows the same per-cell curve the monitor inverts
-(:data:`jetracer.battery.CURVES`), sags by ``current x internal_resistance`` under load, and the
+(:data:`jetracer.status.battery.CURVES`), sags by ``current x internal_resistance`` under load, and the
 twin is fed the voltage after the shunt (what its bus pin sees), so the real driver and the
 monitor on top of it work exactly as on the car. Time comes from ``advance(dt)`` (the simulator's
 step, or a test's fake clock), never from the wall clock.
 """
 
-from ..battery import cell_voltage
+from ..status.battery import cell_voltage
 
 __all__ = ["SimBattery", "sim_battery_for"]
 

@@ -1,4 +1,4 @@
-"""`python -m jetracer.util.nbcheck DIR`: fail when a notebook is stored with outputs.
+"""`python -m tools.nbcheck DIR`: fail when a notebook is stored with outputs.
 
 Outputs in git bloat the repo, leak machine paths and make diffs unreadable; `make lint` runs this.
 """
@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import List, Optional, Sequence
 
-from ..protocols import PathLike
+from jetracer.protocols import PathLike
 
 
 def dirty_cells(path: PathLike) -> List[int]:

@@ -14,7 +14,7 @@ behaves as one built from the default profile.
 
 import math
 
-from .profile import defaults
+from ..profile import defaults
 
 __all__ = ["ControlLaw", "steering_from_x", "x_from_steering"]
 

@@ -1,7 +1,7 @@
 """The autopilot: newest camera frame -> engine -> control law -> car, with a watchdog.
 
 Every way out of the loop ends with neutral throttle: the run's end, a signal (SIGTERM/SIGINT
-arrive as :class:`~jetracer.safety.StopSignal` or KeyboardInterrupt), a frame older than the stale
+arrive as :class:`~jetracer.drive.signals.StopSignal` or KeyboardInterrupt), a frame older than the stale
 limit (checked when the frame arrives and again when its command is about to be written), a frame
 stamped in the future or earlier than the last one, an engine exception or a non-finite output, an
 I2C write that fails twice, a critical battery, a battery monitor blind for ``battery_unreadable_s``,
@@ -20,12 +20,12 @@ import time
 
 import traitlets
 
+from ..errors import CameraError
+from ..profile import default
 from .control import ControlLaw
-from .drive.policies import Fault, ModelPolicy
-from .drive.stop import StopReason
-from .errors import CameraError
-from .profile import default
-from .safety import StopSignal
+from .policies import Fault, ModelPolicy
+from .signals import StopSignal
+from .stop import StopReason
 from .telemetry import Telemetry
 
 __all__ = ["Pilot", "MODES", "DRIVING_MODES", "StopReason"]
@@ -53,7 +53,7 @@ class Pilot(traitlets.HasTraits):
     What drives is a policy (:mod:`jetracer.drive.policies`: ``frame -> (steering, throttle)``):
     ``policy`` if given (e.g. the simulator's expert), else a
     :class:`~jetracer.drive.policies.ModelPolicy` over ``engine`` and the control law, with
-    ``road_monitor`` (a :class:`~jetracer.road_monitor.RoadMonitor`) watching the engine's
+    ``road_monitor`` (a :class:`~jetracer.drive.road_monitor.RoadMonitor`) watching the engine's
     predictions (it slows, then stops the run with "road_lost", when the network no longer sees a
     road). ``battery`` is any object with a ``state`` trait ("ok", "low", "critical"). ``clock``
     must be the camera's clock (virtual time in the simulator's lockstep).

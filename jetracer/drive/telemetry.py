@@ -12,7 +12,7 @@ import logging.handlers
 import sys
 import time
 
-from .util.stats import Window
+from ..util.stats import Window
 
 __all__ = ["Telemetry", "STAGES"]
 
@@ -31,7 +31,7 @@ class _OnceReportingHandler(logging.handlers.RotatingFileHandler):
         exc = sys.exc_info()[1]
         if not getattr(self, "_failed", False):
             self._failed = True
-            from .util.atomic import describe_os_error
+            from ..util.atomic import describe_os_error
 
             why = describe_os_error(exc, self.baseFilename) if isinstance(exc, OSError) else "%s: %s" % (
                 type(exc).__name__, exc)
@@ -47,7 +47,7 @@ class _OnceReportingHandler(logging.handlers.RotatingFileHandler):
         except OSError as exc:  # the last flush hit the same full disk
             if not getattr(self, "_failed", False):
                 self._failed = True
-                from .util.atomic import describe_os_error
+                from ..util.atomic import describe_os_error
 
                 log.error("telemetry log stopped: %s", describe_os_error(exc, self.baseFilename))
 
@@ -64,7 +64,7 @@ class Telemetry:
         self._jsonl = None
         self._sinks = []
         if log_path:
-            from .util.atomic import check_output_file, output_error
+            from ..util.atomic import check_output_file, output_error
 
             check_output_file(log_path, "telemetry log")
             try:
@@ -72,7 +72,7 @@ class Telemetry:
             except OSError as exc:
                 raise output_error(exc, log_path) from None
             handler.setFormatter(logging.Formatter("%(message)s"))
-            self._jsonl = logging.getLogger("jetracer.telemetry.jsonl.%d" % next(_LOGGER_IDS))
+            self._jsonl = logging.getLogger("jetracer.drive.telemetry.jsonl.%d" % next(_LOGGER_IDS))
             self._jsonl.propagate = False
             self._jsonl.setLevel(logging.INFO)
             self._jsonl.addHandler(handler)

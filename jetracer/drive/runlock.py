@@ -14,7 +14,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from .errors import JetracerError
+from ..errors import JetracerError
 
 __all__ = ["runtime_dirs", "lock_path", "lock_paths", "DriveLock", "running_drive", "find_running_drive", "lock_car",
            "holder_name"]
@@ -53,7 +53,7 @@ def lock_paths(profile, sim=False):
     its chips); the first is where a drive takes it."""
     car = profile.car
     if sim:
-        from .sim.devices import sim_state_dir
+        from ..sim.devices import sim_state_dir
 
         return [sim_state_dir() / ("drive-0x%02x.lock" % car["i2c_address"])]
     name = "drive-i2c%d-0x%02x.lock" % (car["i2c_bus"], car["i2c_address"])

@@ -9,8 +9,8 @@ back. As people do when collecting by hand, episodes start with the car placed o
 mis-aligned, drive with a wandering (noisy) hand at a random speed, and the world repaints its floor,
 road colours and lighting per episode (``randomize=True``). The driving itself follows the labels
 with the pilot's own control law (steering = x * gain + bias), so the data covers the states a
-learned pilot actually visits; the labeller is a policy the :class:`~jetracer.pilot.Pilot` runs,
-one episode per :meth:`~jetracer.pilot.Pilot.run`.
+learned pilot actually visits; the labeller is a policy the :class:`~jetracer.drive.pilot.Pilot` runs,
+one episode per :meth:`~jetracer.drive.pilot.Pilot.run`.
 """
 
 import json
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..control import steering_from_x
+from ..drive.control import steering_from_x
 from ..drive.stop import StopReason
 from ..errors import DataError
 from ..models.convention import DEFAULT_CATEGORY
@@ -74,7 +74,7 @@ def _recovering(world, offset_m=0.12, heading_deg=10.0):
 
 
 class _Collector:
-    """One collection run seen by the :class:`~jetracer.pilot.Pilot`: the policy that labels and
+    """One collection run seen by the :class:`~jetracer.drive.pilot.Pilot`: the policy that labels and
     steers, the end of each episode (its stop condition) and the step after each frame.
 
     Each frame, in this order: is the road ahead still in view (else the episode ends, as a person
@@ -172,11 +172,11 @@ def collect(out, frames, track="oval", seed=0, category=DEFAULT_CATEGORY, profil
     """Write ``frames`` labelled samples into ``out/category``; returns a summary dict.
 
     Deterministic for a given seed. ``progress`` is a callable(done, total) or None. The car is
-    built by the :class:`~jetracer.rig.Rig` and driven by the :class:`~jetracer.pilot.Pilot`, one
-    :meth:`~jetracer.pilot.Pilot.run` per episode, like every other drive.
+    built by the :class:`~jetracer.rig.Rig` and driven by the :class:`~jetracer.drive.pilot.Pilot`, one
+    :meth:`~jetracer.drive.pilot.Pilot.run` per episode, like every other drive.
     """
+    from ..drive.pilot import Pilot
     from ..errors import JetracerError
-    from ..pilot import Pilot
     from ..profile import load_profile
     from ..rig import Rig
     from ..sim.run import GroundTruthCamera

@@ -1,6 +1,6 @@
 """GPU benchmark: JetRacer's fp16 per-frame step against ours, on whatever CUDA GPU is here.
 
-    python -m jetracer.engine.gpu_bench --json gpu_bench.json
+    python -m tools.gpu_bench --json gpu_bench.json
 
 Needs only torch, torchvision, numpy and this repository (no TensorRT, onnxruntime, OpenCV or
 I2C libraries), so it runs on a bare GPU box. Rows:
@@ -53,17 +53,17 @@ def _stats(ms):
 
 def _frames(n, size, seed):
     try:
-        from .frames import sim_frames
+        from jetracer.engine.frames import sim_frames
 
         return sim_frames(n, size, seed), "simulator frames"
     except Exception:  # noqa: BLE001 - no OpenCV / simulator on a bare GPU box: generated roads do
-        from .frames import synthetic_frames
+        from jetracer.engine.frames import synthetic_frames
 
         return synthetic_frames(n, size, seed), "synthetic road frames"
 
 
 def _model(args):
-    from ..models import build_model, load_model
+    from jetracer.models import build_model, load_model
 
     if args.model:
         model, meta = load_model(args.model)
@@ -76,7 +76,7 @@ def _model(args):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m jetracer.engine.gpu_bench", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.gpu_bench", description=__doc__.split("\n")[0])
     parser.add_argument("--frames", type=int, default=1000, help="timed frames per pipeline (default 1000)")
     parser.add_argument("--warmup", type=int, default=50, help="untimed frames first (default 50)")
     parser.add_argument("--model", default=None, help="model .pth (default: randomly initialised --arch)")
@@ -89,16 +89,16 @@ def main(argv=None):
     import torchvision
     import torchvision.transforms.functional as tf
 
-    from .fold import normalise_frames
-    from .loader import engine_meta, fold_model
-    from .torch_engine import TorchEngine
+    from jetracer.engine.fold import normalise_frames
+    from jetracer.engine.loader import engine_meta, fold_model
+    from jetracer.engine.torch_engine import TorchEngine
 
     if not torch.cuda.is_available():
         sys.stderr.write("error: no CUDA GPU visible to torch %s: run this on a GPU machine\n" % torch.__version__)
         return 1
     device = torch.device("cuda")
     model, model_meta, model_name = _model(args)
-    from .fold import to_jetracer_convention
+    from jetracer.engine.fold import to_jetracer_convention
 
     model, model_meta, was = to_jetracer_convention(model, engine_meta(model_meta))  # the reference is JetRacer's
     if was:
@@ -175,7 +175,7 @@ def main(argv=None):
             width, r["name"], r["step"]["p50_ms"], r["step"]["p99_ms"], r["step"]["mean_ms"], r["fps"],
             r["speedup_p50"], r["max_dx_vs_fp32"]))
     if args.json:
-        from ..util.atomic import atomic_write_bytes
+        from jetracer.util.atomic import atomic_write_bytes
 
         atomic_write_bytes(args.json, json.dumps({"machine": info, "rows": rows}, indent=2).encode())
         print("wrote %s" % args.json)

@@ -23,9 +23,9 @@ import time
 
 import traitlets
 
-from .errors import HardwareError
-from .i2c import DRIVER_LOCK, probe, resolve_bus
-from .profile import BATTERY_MAX_CELLS, defaults
+from ..errors import HardwareError
+from ..i2c import DRIVER_LOCK, probe, resolve_bus
+from ..profile import BATTERY_MAX_CELLS, defaults
 
 __all__ = ["CURVES", "cell_percent", "cell_voltage", "configure_ina219", "BatteryMonitor"]
 
@@ -267,7 +267,7 @@ class BatteryMonitor(traitlets.HasTraits):
         if self.closed:
             raise RuntimeError("the battery monitor at 0x%02x is closed" % self.address)
         if self._worker is None:
-            from .util.periodic import Periodic
+            from ..util.periodic import Periodic
 
             self._worker = Periodic("battery-monitor", self.update, lambda: self.period_s,
                                     what="battery monitor at 0x%02x" % self.address, expected=(HardwareError,),

@@ -13,8 +13,8 @@ with growing back-off (1 s to 30 s), and nothing is raised to the caller.
 import logging
 import time
 
-from .drive.stop import StopReason  # the reasons a pilot stops as asked: no warning
-from .i2c import DRIVER_LOCK, probe
+from ..drive.stop import StopReason  # the reasons a pilot stops as asked: no warning
+from ..i2c import DRIVER_LOCK, probe
 
 __all__ = ["StatusDisplay", "load_font", "LINE_PITCH", "TEXT_Y_OFFSET"]
 
@@ -47,7 +47,7 @@ class StatusDisplay:
     """Status pages on an SSD1306 at ``address`` (``width`` x ``height``).
 
     ``battery`` is any object with ``percent``, ``voltage`` and ``state`` (a
-    :class:`~jetracer.battery.BatteryMonitor`); ``pilot`` any object with ``mode`` and ``fps``
+    :class:`~jetracer.status.battery.BatteryMonitor`); ``pilot`` any object with ``mode`` and ``fps``
     (and optionally ``stop_reason``, ``camera``); ``camera`` any object with ``stalled``. All are
     optional. ``refresh()`` draws one frame; ``start()`` refreshes every ``refresh_s`` in a thread.
     """
@@ -246,7 +246,7 @@ class StatusDisplay:
     def _connect(self, now):
         try:
             if self._i2c is None:
-                from .i2c import resolve_bus
+                from ..i2c import resolve_bus
 
                 self._i2c, self.bus_name = resolve_bus(self._i2c_arg, self._i2c_bus)
             probe(self._i2c, self.address, "SSD1306 OLED display", self.bus_name)
@@ -316,7 +316,7 @@ class StatusDisplay:
         return self.refresh_s
 
     def _worker(self):
-        from .util.periodic import Periodic
+        from ..util.periodic import Periodic
 
         return Periodic("status-display", self.refresh, self.next_wait, call_first=True, what="status display",
                         join_timeout_s=5.0, logger=log)

@@ -20,7 +20,7 @@ class StopSignal(BaseException):
 
 
 def _raise_stop(signum, frame):
-    from .racecar import neutral_all_cars
+    from ..racecar import neutral_all_cars
 
     neutral_all_cars()  # first, before anything else gets a chance to fail
     raise StopSignal(signum)

@@ -3,14 +3,14 @@
 Why a second process: a Python that is stuck cannot save itself. A C call that holds the GIL (a
 long regex, a driver call), a process frozen by SIGSTOP or a debugger, an I2C transaction that never
 returns: no thread of that interpreter runs, so no in-process watchdog can write neutral. The
-guardian is a tiny stdlib-only process (``python -m jetracer.guardian``) fed a heartbeat over a pipe.
+guardian is a tiny stdlib-only process (``python -m jetracer.drive.guardian``) fed a heartbeat over a pipe.
 When the beats stop for longer than its limit it writes the ESC's neutral pulse straight into the
 PCA9685's registers over its own handle (``/dev/i2c-N`` on the car; the memory-mapped registers of
 the simulator's twin, which outlive a process), and can switch the outputs fully off so the ESC's own
 signal-loss failsafe takes over. When the parent closes cleanly (``Q`` on the pipe) it exits quietly;
 when the pipe closes without ``Q`` (the parent died) it writes neutral first.
 
-The same register writer serves the in-process watchdog (:mod:`jetracer.watchdog`): it takes no lock
+The same register writer serves the in-process watchdog (:mod:`jetracer.drive.watchdog`): it takes no lock
 the driving thread may hold (``DRIVER_LOCK``, the bus lock), so it cannot deadlock behind a stuck write.
 
 Usage (drive, teleop and notebook sessions, the web app)::
@@ -211,7 +211,7 @@ class Guardian:
         package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         env["PYTHONPATH"] = os.pathsep.join([package_root] + [p for p in [env.get("PYTHONPATH")] if p])
         try:
-            process = subprocess.Popen([sys.executable, "-m", "jetracer.guardian", json.dumps(config)],
+            process = subprocess.Popen([sys.executable, "-m", "jetracer.drive.guardian", json.dumps(config)],
                                        pass_fds=(beat_r, status_w), env=env, stdin=subprocess.DEVNULL,
                                        stdout=subprocess.DEVNULL)  # stderr stays: the journal hears it
         finally:
@@ -372,7 +372,7 @@ def main(argv=None):
     try:
         config = json.loads(argv[0])
     except (IndexError, ValueError):
-        sys.stderr.write("usage: python -m jetracer.guardian CONFIG_JSON (started by jetracer itself)\n")
+        sys.stderr.write("usage: python -m jetracer.drive.guardian CONFIG_JSON (started by jetracer itself)\n")
         return 2
     return guard(config)
 

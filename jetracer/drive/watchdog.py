@@ -2,12 +2,12 @@
 
 The pilot arms a deadline for every frame (capture to PWM written) and for the gap to the next one.
 When a deadline passes (an engine call that sleeps or blocks, an I2C write that never returns) this
-thread writes the ESC's neutral pulse over its own register handle (:class:`~jetracer.guardian.
+thread writes the ESC's neutral pulse over its own register handle (:class:`~jetracer.drive.guardian.
 RegisterWriter`: no ``DRIVER_LOCK``, no bus lock, so it cannot wait behind the stuck call) and latches
 ``tripped``; the loop sees it when it wakes and stops with ``stop_reason`` "watchdog".
 
 It needs the interpreter to run: a C call holding the GIL or a frozen process stops this thread too.
-The guardian process (:mod:`jetracer.guardian`) and systemd's ``WatchdogSec`` cover those.
+The guardian process (:mod:`jetracer.drive.guardian`) and systemd's ``WatchdogSec`` cover those.
 """
 
 import logging

@@ -1,4 +1,4 @@
-"""Simulator speed: ``python -m jetracer.sim.bench_render [--frames N] [--track T]``.
+"""Simulator speed: ``python -m tools.bench_render [--frames N] [--track T]``.
 
 Reports rendered frames per second on ONE core (OpenCV's thread pool is set to 1), plain and
 with domain randomisation, and the full lockstep loop (Pilot.run with the expert + NvidiaRacecar +
@@ -26,7 +26,7 @@ def _poses(track, n):
 
 def bench_render(track="technical", frames=2000, randomize=False, profile="sim"):
     """Frames per second of ``Renderer.render`` alone."""
-    from .world import SimWorld
+    from jetracer.sim.world import SimWorld
 
     world = SimWorld(profile, track=track, randomize=randomize)
     poses = _poses(world.track, frames)
@@ -42,10 +42,10 @@ def bench_render(track="technical", frames=2000, randomize=False, profile="sim")
 
 def bench_loop(track="technical", frames=600, profile="sim"):
     """Frames per second of the whole lockstep loop (the Pilot's) with the expert driving."""
-    from ..profile import load_profile
-    from ..rig import Rig
-    from .expert import ExpertDriver
-    from .run import drive_lockstep
+    from jetracer.profile import load_profile
+    from jetracer.rig import Rig
+    from jetracer.sim.expert import ExpertDriver
+    from jetracer.sim.run import drive_lockstep
 
     with Rig(load_profile(profile, sim=True), sim=True, track=track, camera=False, battery=False,
              persistent_bus=False) as rig:
@@ -56,7 +56,7 @@ def bench_loop(track="technical", frames=600, profile="sim"):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m jetracer.sim.bench_render", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.bench_render", description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=2000)
     parser.add_argument("--track", default="technical")
     parser.add_argument("--json", metavar="F", help="also write the results as JSON")
@@ -72,7 +72,7 @@ def main(argv=None):
     for key, value in results.items():
         print("%-24s %8.1f" % (key, value))
     if args.json:
-        from ..util.atomic import atomic_write_bytes
+        from jetracer.util.atomic import atomic_write_bytes
 
         atomic_write_bytes(args.json, json.dumps(results, indent=2).encode())
     return 0

@@ -1,4 +1,4 @@
-"""Gymnasium env speed: ``python -m jetracer.sim.bench_gym [--steps N] [--size H W] [--randomize]``.
+"""Gymnasium env speed: ``python -m tools.bench_gym [--steps N] [--size H W] [--randomize]``.
 
 Steps per second of ``JetRacer-v0`` on ONE core (OpenCV's and torch's thread pools set to 1), with
 random actions and automatic resets, headless; and the same per core for a SyncVectorEnv of N.
@@ -17,7 +17,7 @@ def bench_env(steps=3000, image_size=(64, 64), randomize=False, track="oval", nu
     import gymnasium
     import numpy as np
 
-    from . import gym  # noqa: F401  (registers the id)
+    from jetracer.sim import gym  # noqa: F401  (registers the id)
 
     kwargs = dict(track=track, image_size=tuple(image_size), randomize=randomize)
     if num_envs > 1:

@@ -1,0 +1,1 @@
+"""What the car reports about itself: the battery pack, the status display, the system."""
