@@ -36,6 +36,7 @@ from .protocols import Battery, Camera, Clock, Policy
 
 if TYPE_CHECKING:
     from .camera.base import Frame
+    from .drive.stop import StopCondition
     from .profile import Profile
     from .racecar import NvidiaRacecar, WaveshareRacecar
     from .sim.pack import SimBattery
@@ -313,6 +314,18 @@ class Rig:
             self.world.stop_realtime()
             if self.battery is not None:
                 self.battery.stop()  # lockstep reads it per step
+
+    def stop_condition(self, laps: Optional[int] = None, duration: Optional[float] = None,
+                       max_seconds: Optional[float] = None, realtime: bool = False) -> "StopCondition":
+        """When a drive on this car is done (:class:`~jetracer.drive.stop.StopCondition`): in the
+        simulator laps, duration (simulated time in lockstep, the wall clock when ``realtime``) and the
+        stuck-car cap; on the car only a duration on the wall clock, since nothing counts laps there."""
+        from .drive.stop import StopCondition
+
+        if self.world is not None:
+            return StopCondition.for_world(self.world, laps=laps, duration=duration, max_seconds=max_seconds,
+                                           realtime=realtime)
+        return StopCondition.for_car(duration=duration)
 
     # -- what happened ---------------------------------------------------------------------------
     def sim_metrics(self) -> Dict[str, Any]:

@@ -76,7 +76,7 @@ def test_a_model_that_names_no_category_is_apex_everywhere():
 
 def test_the_pilot_modes_are_listed_once():
     """The pad's mode button, the web page and the profile take the pilot's own list."""
-    from jetracer import pilot
+    from jetracer.drive import pilot
     from jetracer.errors import ProfileError
     from jetracer.teleop import controller
     from jetracer.web import session

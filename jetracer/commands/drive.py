@@ -286,13 +286,9 @@ class DriveSession:
 
     def _stop_condition(self):
         """Laps, duration and the stuck-car cap (see :class:`jetracer.drive.stop.StopCondition`)."""
-        from ..drive.stop import StopCondition
-
         args = self.options
-        if self.world is not None:
-            return StopCondition.for_world(self.world, laps=args.laps, duration=args.duration,
-                                           max_seconds=args.max_seconds, realtime=args.realtime)
-        return StopCondition.for_car(duration=args.duration)
+        return self.rig.stop_condition(laps=args.laps, duration=args.duration, max_seconds=args.max_seconds,
+                                       realtime=args.realtime)
 
     def _record_video(self, rec):
         """One frame into the video. A video that cannot be written (no codec, disk full) stops
