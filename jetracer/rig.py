@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from .sim.world import SimWorld
     from .status.display import StatusDisplay
 
-__all__ = ["Rig", "wants_sim"]
+__all__ = ["Rig", "RigParts", "wants_sim"]
 
 log = logging.getLogger(__name__)
 
@@ -403,3 +403,27 @@ class Rig:
 
     def __repr__(self) -> str:
         return "Rig(%s)" % self.describe()
+
+
+class RigParts:
+    """The rig's parts as attributes of a holder (a notebook session, the web app's parts), which
+    keeps its :class:`Rig` in ``self.rig``; each is None while there is no rig, or no such part."""
+
+    rig: Optional[Rig] = None
+
+    @property
+    def world(self) -> Optional["SimWorld"]:
+        """The simulated world (None on the car): its track, vehicle and metrics."""
+        return self.rig.world if self.rig is not None else None
+
+    @property
+    def car(self) -> Any:
+        return self.rig.car if self.rig is not None else None
+
+    @property
+    def camera(self) -> Optional[Camera]:
+        return self.rig.camera if self.rig is not None else None
+
+    @property
+    def battery(self) -> Optional[Battery]:
+        return self.rig.battery if self.rig is not None else None

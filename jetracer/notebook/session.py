@@ -20,6 +20,7 @@ import threading
 import time
 
 from ..drive.stop import StopReason
+from ..rig import RigParts
 from .env import in_ci
 from .safety import Guard, Heartbeat
 
@@ -76,7 +77,7 @@ class PilotRunner:
         return self.stop_reason
 
 
-class Session:
+class Session(RigParts):
     """The car, camera and world a notebook uses. See the module docstring.
 
     ``sim``: the simulator (True) or the car (False). ``profile``: name or path (default ``sim``
@@ -149,23 +150,6 @@ class Session:
     def sim(self):
         """True in the simulator (as :func:`~jetracer.rig.wants_sim` decided)."""
         return self.rig is not None and self.rig.sim
-
-    @property
-    def world(self):
-        """The simulated world (None on the car): its track, vehicle and metrics, for experiments."""
-        return self.rig.world if self.rig is not None else None
-
-    @property
-    def car(self):
-        return self.rig.car if self.rig is not None else None
-
-    @property
-    def camera(self):
-        return self.rig.camera if self.rig is not None else None
-
-    @property
-    def battery(self):
-        return self.rig.battery if self.rig is not None else None
 
     @property
     def clock(self):

@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 from ..drive.pilot import DRIVING_MODES
+from ..rig import RigParts
 from ..teleop.controller import TeleopController
 from ..teleop.events import PadStatus
 from ..teleop.mapping import PadInput
@@ -46,7 +47,7 @@ class CommandError(ValueError):
     """A request the server refuses; the text goes back to the page."""
 
 
-class Parts:
+class Parts(RigParts):
     """What :func:`assemble` built: the :class:`~jetracer.rig.Rig` (car, camera, battery monitor,
     the simulated world) and the pilot; ``close()`` is the rig's one teardown (neutral first)."""
 
@@ -55,22 +56,6 @@ class Parts:
         self.pilot = None
         self.pilot_name = "none"
         self.can_steer = False
-
-    @property
-    def world(self):
-        return self.rig.world if self.rig is not None else None
-
-    @property
-    def car(self):
-        return self.rig.car if self.rig is not None else None
-
-    @property
-    def camera(self):
-        return self.rig.camera if self.rig is not None else None
-
-    @property
-    def battery(self):
-        return self.rig.battery if self.rig is not None else None
 
     def close(self):
         if self.rig is not None:
