@@ -59,6 +59,7 @@ class Racecar(traitlets.HasTraits):
 
     steering = traitlets.Float(0.0)
     throttle = traitlets.Float(0.0)
+    _actuator = None  # the ActuatorMapping the settings describe; None: rebuild at the next write
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -120,6 +121,12 @@ class Racecar(traitlets.HasTraits):
         self.close()
 
 
+def _forget_mapping(car, change):
+    """A setting changed (anything but the two commands): the next write rebuilds the mapping."""
+    if change["name"] not in ("steering", "throttle"):
+        car._actuator = None
+
+
 def _make_pca(i2c, address, frequency, bus_name):
     from adafruit_pca9685 import PCA9685
 
@@ -164,9 +171,17 @@ class _PwmCar(Racecar):
 
     @property
     def actuator(self):
-        """The :class:`~jetracer.drive.actuator.ActuatorMapping` the current traits describe (built
-        on each use: a notebook slider or ``jetracer calibrate`` changes the traits live)."""
-        return ActuatorMapping.from_settings(self.settings())
+        """The :class:`~jetracer.drive.actuator.ActuatorMapping` the current traits describe. Kept
+        between writes (it is on the control path every frame) and rebuilt after any setting changes:
+        a notebook slider or ``jetracer calibrate`` changes the traits live."""
+        mapping = self._actuator
+        if mapping is None:
+            mapping = self._actuator = ActuatorMapping.from_settings(self.settings())
+        return mapping
+
+    @traitlets.observe(traitlets.All)
+    def _setting_changed(self, change):
+        _forget_mapping(self, change)
 
     def steering_value(self):
         """The servo value actually sent for steering: gain and offset applied, then clamped."""
@@ -179,6 +194,7 @@ class _PwmCar(Racecar):
 
     @traitlets.observe("steering", "steering_gain", "steering_offset")
     def _steering_changed(self, change):
+        _forget_mapping(self, change)  # before the write, whichever observer traitlets calls first
         if getattr(self, "_ready", False):
             with DRIVER_LOCK:
                 self.steering_motor.throttle = self.steering_value()
@@ -186,6 +202,7 @@ class _PwmCar(Racecar):
     @traitlets.observe("throttle", "throttle_gain", "throttle_offset", "throttle_forward_limit",
                        "throttle_reverse_limit")
     def _throttle_changed(self, change):
+        _forget_mapping(self, change)
         if getattr(self, "_ready", False):
             self._write_throttle()
 
@@ -284,6 +301,7 @@ class NvidiaRacecar(_PwmCar):
     @traitlets.observe("steering_min_pulse_us", "steering_max_pulse_us", "throttle_min_pulse_us",
                        "throttle_max_pulse_us")
     def _pulse_range_changed(self, change):
+        _forget_mapping(self, change)
         if getattr(self, "_ready", False):
             with DRIVER_LOCK:
                 self.steering_motor.set_pulse_width_range(self.steering_min_pulse_us, self.steering_max_pulse_us)

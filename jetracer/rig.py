@@ -392,8 +392,10 @@ class Rig:
         if self.closed:
             return
         self.closed = True
-        self.neutral()
-        self._stack.close()
+        try:
+            self.neutral()
+        finally:  # a second Ctrl-C during the neutral write must not skip closing the parts
+            self._stack.close()
 
     def __enter__(self) -> "Rig":
         return self

@@ -16,6 +16,8 @@ import json
 import logging
 import sys
 
+from ..drive.pilot import MODES
+from ..drive.policies import EXPERTS
 from ..drive.stop import StopReason
 from ._common import add_profile_argument, add_sim_argument, duration_s, number_in, profile_from_args, seed_int
 
@@ -74,7 +76,7 @@ class DriveOptions:
 
         if wants_sim(profile, self.sim):
             return
-        if self.pilot in ("expert", "racer"):
+        if self.pilot in EXPERTS:
             raise UsageError("--pilot %s drives from the simulator's ground truth: add --sim" % self.pilot)
         if self.laps is not None:
             raise UsageError("--laps needs the simulator's lap counter: add --sim, or use --duration")
@@ -92,7 +94,7 @@ def add_arguments(parser):
     parser.add_argument("--track", metavar="T", help="simulator track: built-in name or JSON path")
     who = parser.add_mutually_exclusive_group()
     who.add_argument("--engine", metavar="E", help="model (.pth) or engine file (default: the profile's)")
-    who.add_argument("--pilot", choices=["model", "expert", "racer"], default=DriveOptions.pilot,
+    who.add_argument("--pilot", choices=("model",) + EXPERTS, default=DriveOptions.pilot,
                      help="expert: the simulator's ground-truth driver, speed capped; racer: ground truth at "
                           "the tyres' grip limit (both need --sim)")
     until = parser.add_mutually_exclusive_group()
@@ -103,7 +105,7 @@ def add_arguments(parser):
     parser.add_argument("--seed", type=_NUMBERS["seed"], default=DriveOptions.seed,
                         help="simulator seed (start pose jitter, randomisation)")
     parser.add_argument("--realtime", action="store_true", help="simulator in real time instead of lockstep")
-    parser.add_argument("--mode", choices=["stopped", "manual", "steer", "auto"],
+    parser.add_argument("--mode", choices=MODES,
                         help="start mode (default: the profile's pilot.mode)")
     parser.add_argument("--throttle", type=number_in(float, 0.0, 1.0), help="override the profile's pilot throttle")
     parser.add_argument("--backend", default=None,
@@ -176,7 +178,7 @@ class DriveSession:
         self.video_error = self.late_error = None
         opts = self.options
         opts.check(profile)
-        self.pilot_name = opts.pilot if opts.pilot in ("expert", "racer") else None
+        self.pilot_name = opts.pilot if opts.pilot in EXPERTS else None
         try:
             self.rig = Rig(profile, sim=opts.sim, track=opts.track, seed=opts.seed, randomize=opts.randomize or None,
                            appearance=opts.appearance, persistent_bus=True)
@@ -186,11 +188,6 @@ class DriveSession:
             raise
 
     @property
-    def world(self):
-        """The simulated world (None on the car), for the stop condition's lap counter."""
-        return self.rig.world
-
-    @property
     def camera(self):
         """The camera the video is recorded from."""
         return self.rig.camera
@@ -198,7 +195,7 @@ class DriveSession:
     def _build(self):
         opts, profile = self.options, self.profile
         self.engine = self.policy = None
-        if opts.pilot in ("expert", "racer"):
+        if opts.pilot in EXPERTS:
             self.policy = self.rig.ground_truth_policy(opts.pilot)  # the simulator's: check() made sure
         else:
             from ..engine import cached_engine, load_engine

@@ -44,7 +44,6 @@ FUTURE_TOLERANCE_S = 0.05
 
 
 #: a fault with its stop reason (raised by the loop's checks and by policies)
-_Fault = Fault
 
 
 class Pilot(traitlets.HasTraits):
@@ -204,7 +203,7 @@ class Pilot(traitlets.HasTraits):
 
     # -- one frame ---------------------------------------------------------------------------------
     def process(self, frame):
-        """Act on one frame; returns its telemetry record. Raises _Fault on engine/I2C faults."""
+        """Act on one frame; returns its telemetry record. Raises Fault on engine/I2C faults."""
         t_start = time.perf_counter()
         rec = {"seq": frame.seq, "t": frame.timestamp, "mode": self.mode,
                "capture_age_ms": max(0.0, (self.clock() - frame.timestamp) * 1000.0)}
@@ -218,12 +217,12 @@ class Pilot(traitlets.HasTraits):
             except Fault:
                 raise
             except Exception as exc:  # noqa: BLE001 - any policy failure is a fault that stops the car
-                raise _Fault(StopReason.ENGINE_ERROR, "policy raised %s: %s" % (type(exc).__name__, exc)) from exc
+                raise Fault(StopReason.ENGINE_ERROR, "policy raised %s: %s" % (type(exc).__name__, exc)) from exc
             finally:
                 if model is not None:
                     self.x, self.y = model.x, model.y
             if not ControlLaw.finite(steering, throttle):
-                raise _Fault(StopReason.ENGINE_ERROR,
+                raise Fault(StopReason.ENGINE_ERROR,
                              "policy returned a non-finite command (%r, %r)" % (steering, throttle))
             if model is not None:
                 rec.update(model.record)
@@ -252,7 +251,7 @@ class Pilot(traitlets.HasTraits):
         if frame is not None and mode in ("steer", "auto"):
             age = self.clock() - frame.timestamp
             if age > self.stale_frame_s:
-                raise _Fault(StopReason.STALE_FRAME, "command from a frame %.3f s old not written (limit %.3f s)" % (
+                raise Fault(StopReason.STALE_FRAME, "command from a frame %.3f s old not written (limit %.3f s)" % (
                     age, self.stale_frame_s))
         if mode == "stopped":
             steering, throttle = 0.0, 0.0
@@ -296,7 +295,7 @@ class Pilot(traitlets.HasTraits):
             return None
         try:
             return self._act_and_record(frame)
-        except _Fault as fault:
+        except Fault as fault:
             if fault.reason not in (StopReason.STALE_FRAME, StopReason.WATCHDOG):
                 raise
             self.estop("%s: %s" % (fault.reason, fault))
@@ -322,13 +321,13 @@ class Pilot(traitlets.HasTraits):
             self.car.throttle = throttle
             return
         except traitlets.TraitError as exc:  # a non-finite manual command: the car refused it
-            raise _Fault(StopReason.ENGINE_ERROR, str(exc)) from exc
+            raise Fault(StopReason.ENGINE_ERROR, str(exc)) from exc
         except Exception as exc:  # noqa: BLE001 - OSError usually; a bus library may raise anything
             log.warning("I2C write failed (%s: %s); retrying once", type(exc).__name__, exc)
         try:
             self.car.apply()  # the traits hold the new commands; write them even though unchanged
         except Exception as exc:  # noqa: BLE001 - a fault with its stop reason, never a traceback
-            raise _Fault(StopReason.I2C_ERROR, "I2C write failed twice: %s: %s" % (type(exc).__name__, exc)) from exc
+            raise Fault(StopReason.I2C_ERROR, "I2C write failed twice: %s: %s" % (type(exc).__name__, exc)) from exc
 
     # -- the loop ----------------------------------------------------------------------------------
     def _next_frame(self):
@@ -341,14 +340,14 @@ class Pilot(traitlets.HasTraits):
                 return self.camera.wait_frame(self._last_seq, timeout=timeout)
             frame = self.camera.read_frame()
         except CameraError as exc:
-            raise _Fault(StopReason.STALE_FRAME, str(exc)) from exc
+            raise Fault(StopReason.STALE_FRAME, str(exc)) from exc
         return frame if frame is not None and frame.seq != self._last_seq else None
 
     def _check_battery(self):
         state = getattr(self.battery, "state", "ok") if self.battery is not None else "ok"
         if state == "critical":
             percent = getattr(self.battery, "percent", "?")
-            raise _Fault(StopReason.BATTERY, "battery critical (%s%%): stopping" % percent)
+            raise Fault(StopReason.BATTERY, "battery critical (%s%%): stopping" % percent)
         if state == "low" and not self._battery_warned:
             self._battery_warned = True
             log.warning("battery low (%s%%): drive home", getattr(self.battery, "percent", "?"))
@@ -375,7 +374,7 @@ class Pilot(traitlets.HasTraits):
         if self._battery_blind_since is None:
             self._battery_blind_since = now
         if silent or now - self._battery_blind_since >= self.battery_unreadable_s:
-            raise _Fault(StopReason.BATTERY_UNREADABLE, "battery monitor blind for %.0f s (%s): stopping" % (
+            raise Fault(StopReason.BATTERY_UNREADABLE, "battery monitor blind for %.0f s (%s): stopping" % (
                 max(now - self._battery_blind_since, self.battery_unreadable_s), error or "no new reading"))
 
     def run(self, should_stop=None, before_frame=None, after_frame=None):
@@ -407,10 +406,10 @@ class Pilot(traitlets.HasTraits):
                 frame = self._next_frame()
                 now = self.clock()
                 if frame is None:
-                    raise _Fault(StopReason.STALE_FRAME, "no new camera frame within %.3f s" % self.stale_frame_s)
+                    raise Fault(StopReason.STALE_FRAME, "no new camera frame within %.3f s" % self.stale_frame_s)
                 problem = self._frame_problem(frame, now)
                 if problem:
-                    raise _Fault(StopReason.STALE_FRAME, problem)
+                    raise Fault(StopReason.STALE_FRAME, problem)
                 self._arm_frame(now - frame.timestamp)
                 self._act_and_record(frame)
                 self._frame_done()
@@ -423,7 +422,7 @@ class Pilot(traitlets.HasTraits):
                         self.overruns += 1
                     else:
                         time.sleep(self.loop_period - elapsed)
-        except _Fault as fault:
+        except Fault as fault:
             self.stop_reason = fault.reason
             log.error("stopping: %s", fault)
             self.telemetry.event("fault", reason=fault.reason, detail=str(fault))
@@ -505,7 +504,7 @@ class Pilot(traitlets.HasTraits):
                 self.watchdog.arm(self.watchdog.clock() + self.stale_frame_s + self.watchdog_s, "loop")
         for keepalive in self.keepalives:
             if keepalive() is False:
-                raise _Fault(StopReason.WATCHDOG, getattr(getattr(keepalive, "__self__", None), "reason", "")
+                raise Fault(StopReason.WATCHDOG, getattr(getattr(keepalive, "__self__", None), "reason", "")
                              or "a keep-alive asked to stop")
 
     def _watchdog_tripped(self):
@@ -516,7 +515,7 @@ class Pilot(traitlets.HasTraits):
 
     def _check_watchdog(self):
         if self._watchdog_tripped():
-            raise _Fault(StopReason.WATCHDOG, "watchdog wrote neutral: %s" % self._watchdog_reason())
+            raise Fault(StopReason.WATCHDOG, "watchdog wrote neutral: %s" % self._watchdog_reason())
 
     def _update_fps(self):
         self._fps_n += 1

@@ -204,14 +204,16 @@ class TeleopSession:
     def close(self):
         """Neutral, the recording and the pad closed, then the rig (guardian, battery, camera, car,
         world: neutral first, each closed whatever the one before did)."""
-        for closer in (self.teleop.neutral, getattr(self.recorder, "close", None), self.reader.close):
-            if closer is None:
-                continue
-            try:
-                closer()
-            except Exception as exc:  # noqa: BLE001 - keep closing the rest
-                log.error("while closing: %s", exc)
-        self.rig.close()
+        try:
+            for closer in (self.teleop.neutral, getattr(self.recorder, "close", None), self.reader.close):
+                if closer is None:
+                    continue
+                try:
+                    closer()
+                except Exception as exc:  # noqa: BLE001 - keep closing the rest
+                    log.error("while closing: %s", exc)
+        finally:  # Ctrl-C while the recording closes still closes the rig (neutral, guardian, camera)
+            self.rig.close()
 
 
 def open_reader(spec, clock=time.monotonic):

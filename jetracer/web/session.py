@@ -95,10 +95,9 @@ def assemble(profile, sim, track=None, pilot="auto", telemetry_path=""):
 
             engine = load_engine(engine_path, backend=profile.engine["backend"])
             parts.pilot_name = "%s (%s)" % (engine_path, getattr(engine, "backend", "?"))
-        telemetry = Telemetry(log_path=telemetry_path, status_period_s=0)
+        telemetry = rig.add("telemetry", Telemetry(log_path=telemetry_path, status_period_s=0))
         parts.pilot = Pilot.from_profile(profile, rig.car, rig.camera, engine=engine, policy=policy,
                                          battery=rig.battery, clock=rig.clock, mode="manual", telemetry=telemetry)
-        rig.add("telemetry", telemetry)
         parts.can_steer = engine is not None or policy is not None
     except BaseException:
         parts.close()
