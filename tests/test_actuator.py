@@ -156,3 +156,23 @@ def test_an_unknown_car_type_is_one_line():
 
     with pytest.raises(ValueError, match="nvidia, waveshare"):
         car_from_settings(dict(Profile().car, type="traxxas"), i2c=VirtualI2C())
+
+
+@pytest.mark.parametrize("setting,value", [("steering_gain", 0.3), ("steering_offset", 0.2),
+                                           ("steering_max_pulse_us", 1800.0), ("throttle_gain", 0.2)])
+def test_a_setting_changed_live_reaches_the_chip_at_once(setting, value):
+    """The car keeps its mapping between writes; a slider moving a setting must still be obeyed
+    on the very write it causes and on every one after it."""
+    bus = VirtualI2C()
+    bus.attach(PCA9685Twin(0x40))
+    car = make_car(load_profile("sim"), i2c=bus)
+    car.steering, car.throttle = 0.8, 0.4  # the mapping is built and kept here
+    setattr(car, setting, value)
+    for _ in range(2):
+        expected = car.actuator.steering.forward(0.8), car.actuator.throttle.forward(0.4)
+        fresh = ActuatorMapping.from_settings(car.settings())
+        assert expected == (fresh.steering.forward(0.8), fresh.throttle.forward(0.4))
+        pulses = read_pulse_us(car.pca, car.steering_channel), read_pulse_us(car.pca, car.throttle_channel)
+        assert all(abs(p - e) < 5.0 for p, e in zip(pulses, expected)), (pulses, expected)
+        car.steering, car.throttle = 0.8, 0.4
+    car.close()
