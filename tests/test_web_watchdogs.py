@@ -329,6 +329,10 @@ def freeze(server, what):
 
 
 def release(page):
+    """Claim again (a freeze longer than the dead-man may have released the page's control, depending
+    on whether its queued messages or the loop's gap check ran first after SIGCONT), send a released
+    throttle, then Release the e-stop and hold full throttle again."""
+    page.outbox.put({"t": "claim"})
     page.throttle = 0.0
     time.sleep(0.15)
     page.outbox.put({"t": "release"})
@@ -369,7 +373,8 @@ def test_jetracer_stop_stops_the_web_app_at_neutral(server):
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         out, err = stop.communicate(timeout=30)
         assert stop.returncode == 0, err.decode()
-        assert "stopped the running web app (pid %d, SIGTERM)" % server.proc.pid in out.decode()
+        assert "stopped the running web app (pid %d, SIGTERM)" % server.proc.pid in out.decode(), (
+            out.decode() + server.output()[-2000:])
         assert server.proc.wait(timeout=5) == 0, server.output()[-2000:]
         assert "web stopped: car at neutral" in server.output()
         assert is_neutral(server.chip.pulse_us(1)) and stays(server.chip, is_neutral, 0.3)
