@@ -48,20 +48,14 @@ def find_input_conv(model, input_size=(224, 224)):
     Found by running a dummy image and watching which Conv2d first sees that very tensor, so it
     works for any torchvision-style network (``conv1`` in ResNet, ``features.0.0`` in MobileNet).
     """
-    x = torch.zeros(1, 3, int(input_size[0]), int(input_size[1]))
+    x = _dummy_input(input_size)
     found = []
 
     def hook(module, inputs, output):
         if not found and inputs and inputs[0] is x:
             found.append(module)
 
-    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
-    try:
-        with torch.no_grad():
-            model(x)
-    finally:
-        for h in handles:
-            h.remove()
+    _run_watched(model, x, [(m, hook) for m in model.modules() if isinstance(m, torch.nn.Conv2d)])
     if not found:
         raise ModelError("cannot fold preprocessing: no Conv2d reads the network input directly; "
                          "engines need a network that starts with a convolution (ResNet, MobileNet, tiny)")
@@ -146,7 +140,6 @@ def normalise_frames(frames_bgr, mean=IMAGENET_MEAN, std=IMAGENET_STD, channel_o
 
 def _consumer_batchnorm(model, conv, input_size):
     """The BatchNorm2d that normalises ``conv``'s output directly (``bn1`` after ResNet's ``conv1``), or None."""
-    x = torch.zeros(1, 3, int(input_size[0]), int(input_size[1]))
     produced, found = [], []
 
     def conv_hook(module, inputs, output):
@@ -156,15 +149,25 @@ def _consumer_batchnorm(model, conv, input_size):
         if not found and produced and inputs and inputs[0] is produced[0]:
             found.append(module)
 
-    handles = [conv.register_forward_hook(conv_hook)]
-    handles += [m.register_forward_hook(bn_hook) for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    watched = [(conv, conv_hook)] + [(m, bn_hook) for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    _run_watched(model, _dummy_input(input_size), watched)
+    return found[0] if found else None
+
+
+def _dummy_input(input_size):
+    return torch.zeros(1, 3, int(input_size[0]), int(input_size[1]))
+
+
+def _run_watched(model, x, watched):
+    """Run ``model(x)`` once without gradients, with each ``(module, hook)`` of ``watched`` as a forward
+    hook: how the folding code finds which layer reads what, for any network layout."""
+    handles = [module.register_forward_hook(hook) for module, hook in watched]
     try:
         with torch.no_grad():
             model(x)
     finally:
         for h in handles:
             h.remove()
-    return found[0] if found else None
 
 
 def convert_convention(model, source, target, input_size=(224, 224)):
