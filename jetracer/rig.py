@@ -235,6 +235,12 @@ class Rig:
         """True when time moves only by :meth:`step` (the simulator, not started in real time)."""
         return self.world is not None and not self.world.realtime_running
 
+    def lockstep_watchdog_s(self, limit_s: float) -> float:
+        """The pilot's watchdog limit for a loop driven in lockstep: the simulated car waits for the
+        loop, so only a hang is a fault, not a slow frame (at least the profile's
+        ``[sim] lockstep_watchdog_s``)."""
+        return max(limit_s, self.profile.sim["lockstep_watchdog_s"])
+
     def step(self) -> None:
         """One lockstep frame period: the world's physics under the PWM now on the chip, then one
         battery reading on the same virtual clock (a failed read leaves ``battery.error`` set for

@@ -231,8 +231,8 @@ class DriveSession:
             pilot.telemetry.add_sink(self._record_video)
         should_stop = self._stop_condition()
         lockstep = rig.lockstep and not opts.realtime
-        if lockstep:  # the simulated car waits for the loop: only a hang is a fault, not a slow frame
-            pilot.watchdog_s = max(pilot.watchdog_s, self.profile.sim["lockstep_watchdog_s"])
+        if lockstep:
+            pilot.watchdog_s = rig.lockstep_watchdog_s(pilot.watchdog_s)
         notifier = self._start_watchdogs(pilot)
         if lockstep:
             run = lambda: pilot.run(should_stop=should_stop, before_frame=rig.step)  # noqa: E731

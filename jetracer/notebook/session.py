@@ -290,8 +290,8 @@ class Session(RigParts):
                     if should_stop is not None and should_stop():
                         return should_stop()
                     return StopReason.DURATION if clock() >= end - 1e-9 else None
-                limit = pilot.watchdog_s  # lockstep: the simulated car waits, only a hang is a fault
-                pilot.watchdog_s = max(limit, self.profile.sim["lockstep_watchdog_s"])
+                limit = pilot.watchdog_s
+                pilot.watchdog_s = self.rig.lockstep_watchdog_s(limit)
                 try:
                     return pilot.run(should_stop=until, before_frame=self.rig.step)
                 finally:
