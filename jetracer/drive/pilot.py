@@ -43,9 +43,6 @@ DRIVING_MODES = MODES[1:]
 FUTURE_TOLERANCE_S = 0.05
 
 
-#: a fault with its stop reason (raised by the loop's checks and by policies)
-
-
 class Pilot(traitlets.HasTraits):
     """Drives ``car`` from ``camera`` frames through ``engine`` (frame -> (x, y)).
 
@@ -223,7 +220,7 @@ class Pilot(traitlets.HasTraits):
                     self.x, self.y = model.x, model.y
             if not ControlLaw.finite(steering, throttle):
                 raise Fault(StopReason.ENGINE_ERROR,
-                             "policy returned a non-finite command (%r, %r)" % (steering, throttle))
+                            "policy returned a non-finite command (%r, %r)" % (steering, throttle))
             if model is not None:
                 rec.update(model.record)
                 t_inf = rec.pop("_t_inf")
