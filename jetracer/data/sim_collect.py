@@ -175,11 +175,10 @@ def collect(out, frames, track="oval", seed=0, category=DEFAULT_CATEGORY, profil
     built by the :class:`~jetracer.rig.Rig` and driven by the :class:`~jetracer.drive.pilot.Pilot`, one
     :meth:`~jetracer.drive.pilot.Pilot.run` per episode, like every other drive.
     """
-    from ..drive.pilot import Pilot
     from ..errors import JetracerError
     from ..profile import load_profile
     from ..rig import Rig
-    from ..sim.run import GroundTruthCamera
+    from ..sim.run import GroundTruthCamera, scripted_pilot
     from .sidecar import LabelWriter
 
     out = Path(out)
@@ -198,8 +197,7 @@ def collect(out, frames, track="oval", seed=0, category=DEFAULT_CATEGORY, profil
         try:
             collector = _Collector(rig, out, category, frames, rng, lookahead_m, progress, labels)
             # frames without a picture: the collector renders only the frames it saves
-            pilot = Pilot(rig.car, GroundTruthCamera(world), policy=collector, clock=rig.clock, mode="auto",
-                          watchdog_s=0.0)
+            pilot = scripted_pilot(world, rig.car, GroundTruthCamera(world), collector)
             while collector.saved < frames:
                 collector.start_episode()
                 reason = pilot.run(should_stop=collector.episode_over, after_frame=collector.after_frame)

@@ -12,7 +12,7 @@ is left at neutral on every way out; the summary is the simulator's metrics plus
 
 from ..drive.stop import StopCondition
 
-__all__ = ["GroundTruthCamera", "drive_lockstep", "drive_realtime"]
+__all__ = ["GroundTruthCamera", "drive_lockstep", "drive_realtime", "scripted_pilot"]
 
 
 class GroundTruthCamera:
@@ -47,9 +47,9 @@ class GroundTruthCamera:
         pass
 
 
-def _pilot(world, car, camera, policy, **traits):
-    """A pilot for a simulated run: the policy in auto mode, on the world's clock. No watchdog
-    thread: in lockstep the simulated car does not move while the loop hangs."""
+def scripted_pilot(world, car, camera, policy, **traits):
+    """A pilot for a scripted simulated run (these helpers, collection): the policy in auto mode,
+    on the world's clock, with no watchdog thread (no person, no real car to run away)."""
     from ..drive.pilot import Pilot
 
     return Pilot(car, camera, policy=policy, clock=world.clock, mode="auto", watchdog_s=0.0, **traits)
@@ -75,7 +75,7 @@ def drive_lockstep(world, car, policy, laps=None, duration=None, render=True, ma
     if laps is None and duration is None:
         raise ValueError("drive_lockstep needs laps or duration")
     camera = world.camera if render else GroundTruthCamera(world)
-    pilot = _pilot(world, car, camera, policy)
+    pilot = scripted_pilot(world, car, camera, policy)
     stop = StopCondition.for_world(world, laps=laps, duration=duration, max_seconds=max_seconds)
     reason = pilot.run(should_stop=stop, before_frame=world.step)
     return _summary(world, pilot, reason)
@@ -89,7 +89,7 @@ def drive_realtime(world, car, policy, laps=None, duration=None, max_seconds=Non
     if laps is None and duration is None:
         raise ValueError("drive_realtime needs laps or duration")
     stale_s = world.profile.pilot["stale_frame_s"] if stale_s is None else stale_s
-    pilot = _pilot(world, car, world.camera, policy, stale_frame_s=stale_s)
+    pilot = scripted_pilot(world, car, world.camera, policy, stale_frame_s=stale_s)
     with world.realtime():
         stop = StopCondition.for_world(world, laps=laps, duration=duration, max_seconds=max_seconds, realtime=True)
         reason = pilot.run(should_stop=stop)
