@@ -538,7 +538,9 @@ def test_bad_labels_small_images_and_duplicates_are_skipped_naming_each(tmp_path
     outside = save_sample(tmp_path, "apex", dot_image(100, 100), 400, 100)     # x past the 224 px image
     negative = save_sample(tmp_path, "apex", dot_image(100, 100), 100, -5)
     tiny = save_sample(tmp_path, "apex", dot_image(0, 0, size=(1, 1)), 0, 0)    # a 1x1 image
-    copy = tmp_path / "apex" / ("%d_%d_copy.jpg" % (40, 100))
+    # Of byte-identical files the first by name is kept. The uuid1 part of a saved name follows the clock,
+    # so the copy's name starts with "z" (after any hex digit) to be the later one on any day.
+    copy = tmp_path / "apex" / ("%d_%d_zz-copy.jpg" % (40, 100))
     copy.write_bytes(good[1].read_bytes())
     with caplog.at_level(logging.WARNING):
         ds = XYDataset([tmp_path], input_size=(64, 64))
@@ -548,7 +550,7 @@ def test_bad_labels_small_images_and_duplicates_are_skipped_naming_each(tmp_path
     assert summary["skipped"] == {"label_outside": 2, "too_small": 1, "duplicate": 1}
     assert summary["skipped_files"] == 4
     text = caplog.text
-    for path in (outside, negative, tiny):
+    for path in (outside, negative, tiny, copy):
         assert str(path) in text
     assert "outside the image" in text and "smaller than the network input" in text and "already in" in text
     assert "skipped 4 of 7 files" in text

@@ -238,7 +238,8 @@ def check_samples(samples: Iterable[Sample], input_size: Optional[Sequence[int]]
     (``0 <= x <= width``, ``0 <= y <= height``: JetRacer normalises by the image size, so a label
     past it is a target off the picture); an image must be at least ``input_size`` (height, width),
     since an upscaled thumbnail teaches nothing; an image whose bytes equal an earlier one (a folder
-    passed twice, a copied file) counts once. Each skipped file is named in a warning."""
+    passed twice, a copied file) counts once, and the first in listing order (by name within a folder)
+    is the one kept. Each skipped file is named in a warning."""
     from PIL import Image
 
     kept: List[Sample] = []
