@@ -20,7 +20,7 @@ TESTS36 := tests/test_racecar.py tests/test_jetracer_imports.py tests/test_i2c.p
 	tests/test_teleop_session.py tests/test_teleop_cli.py tests/test_services_calibrate.py tests/test_package.py \
 	tests/test_camera_jetson.py tests/test_teleop_layouts.py tests/test_faults_lies.py tests/test_faults_envelope.py \
 	tests/test_faults_hangs.py tests/test_doctor.py tests/test_donkey_tub.py tests/test_protocols.py \
-	tests/test_typed_api.py
+	tests/test_typed_api.py tests/test_shapes.py
 NEEDS_TORCH36 := --deselect tests/test_teleop_cli.py::test_a_failed_build_closes_the_car_it_built \
 	--deselect tests/test_doctor.py::test_cli_doctor_sim_json_reads_the_twins_and_leaves_the_pulses
 

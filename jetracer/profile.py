@@ -164,7 +164,7 @@ SCHEMA: Dict[str, Dict[str, Tuple[type, Any, str]]] = {
         "login_attempts": (int, 5, "wrong tokens per address per minute before it is locked out"),
     },
     "sim": {
-        "track": (str, "oval", "built-in track name or JSON path"),
+        "track": (str, "oval", "built-in track name, JSON path or random:SEED"),
         "wheelbase_m": (float, 0.26, ""),
         "max_steer_deg": (float, 28.0, "front wheel angle at full servo travel"),
         "servo_center_us": (float, 1500.0, ""),

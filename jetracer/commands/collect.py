@@ -23,8 +23,8 @@ def add_arguments(parser):
                              "`jetracer teleop` recording)")
     add_profile_argument(parser)
     parser.add_argument("--track", nargs="+", metavar="T", default=None,
-                        help="built-in track name(s) or JSON path(s); frames are split between them "
-                             "(default: the profile's track)")
+                        help="built-in track name(s), JSON path(s) or random:SEED shapes; frames are split "
+                             "between them (default: the profile's track)")
     parser.add_argument("--frames", type=positive_int, required=True, metavar="N", help="samples to write")
     parser.add_argument("--out", required=True, metavar="DIR", help="dataset folder (DIR/CATEGORY/x_y_uuid.jpg)")
     parser.add_argument("--seed", type=seed_int, default=0, help="episode and randomisation seed (default 0)")

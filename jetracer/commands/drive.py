@@ -91,7 +91,7 @@ class DriveOptions:
 def add_arguments(parser):
     add_profile_argument(parser)
     add_sim_argument(parser)
-    parser.add_argument("--track", metavar="T", help="simulator track: built-in name or JSON path")
+    parser.add_argument("--track", metavar="T", help="simulator track: built-in name, JSON path or random:SEED")
     who = parser.add_mutually_exclusive_group()
     who.add_argument("--engine", metavar="E", help="model (.pth) or engine file (default: the profile's)")
     who.add_argument("--pilot", choices=("model",) + EXPERTS, default=DriveOptions.pilot,

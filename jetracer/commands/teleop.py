@@ -29,7 +29,7 @@ def add_arguments(parser):
     parser.add_argument("--pilot", choices=["auto", "none", "model", "expert"], default="auto",
                         help="who drives in steer/auto modes: the profile's model, the simulator's expert, or "
                              "nobody (manual only). auto: expert with --sim, the model when its file exists")
-    parser.add_argument("--track", metavar="T", help="simulator track (built-in name or JSON path)")
+    parser.add_argument("--track", metavar="T", help="simulator track (built-in name, JSON path or random:SEED)")
     parser.add_argument("--duration", type=duration_s, metavar="S", help="stop after S seconds")
     parser.add_argument("--list", action="store_true", help="list input devices and pad mappings, then exit")
 

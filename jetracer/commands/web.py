@@ -24,7 +24,7 @@ def add_arguments(parser):
     parser.add_argument("--host", default=None,
                         help="address to listen on (default: the profile's [web] host, 0.0.0.0; 127.0.0.1 for "
                              "this machine only)")
-    parser.add_argument("--track", metavar="T", help="simulator track (built-in name or JSON path)")
+    parser.add_argument("--track", metavar="T", help="simulator track (built-in name, JSON path or random:SEED)")
     parser.add_argument("--pilot", choices=["auto", "none", "model", "expert"], default="auto",
                         help="who drives in steer/auto modes (auto: the expert with --sim, the model when its file "
                              "exists)")

@@ -22,7 +22,7 @@ servo lag of the profile apply to the agent exactly as to the car.
 - info: ``cte_m``, ``speed_mps``, ``lap`` (laps completed), ``lap_time_s`` (the last lap, or None),
   ``lap_times_s``, ``progress_m``, ``off_track``, ``sim_time_s``, ``pwm_us`` (read back from the chip).
 
-Options: ``track`` (a built-in name, JSON path, or a list to draw one from per episode),
+Options: ``track`` (a built-in name, JSON path, ``random:SEED``, or a list to draw one from per episode),
 ``randomize`` (domain randomisation of the camera, a new appearance each episode), ``image_size``
 (height, width), ``random_start`` (anywhere on the lap, a little off the line), ``frame_skip``,
 ``texture_px_per_m`` (the floor texture's resolution: by default scaled down with a small camera,

@@ -42,8 +42,8 @@ _MOTOR_AMPS = 12.0  # extra battery current at full drive (simulated pack load)
 class SimWorld:
     """A simulated car on a track. See the module docstring for the two clocks.
 
-    ``profile``: a Profile or profile name (default ``sim``). ``track``: a Track, built-in name or
-    JSON path (default the profile's ``[sim] track``). ``randomize``: domain randomisation of the
+    ``profile``: a Profile or profile name (default ``sim``). ``track``: a Track, built-in name,
+    JSON path or ``random:SEED`` (default the profile's ``[sim] track``). ``randomize``: domain randomisation of the
     camera (default the profile's ``[sim] randomize``). ``appearance``: render one fixed room instead
     (an :class:`~jetracer.sim.appearance.Appearance` or a held-out room's name). ``persistent_bus``: keep the PCA9685
     registers in the runtime folder (``jetracer stop --sim`` can then reach them).
