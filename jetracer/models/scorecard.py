@@ -1,12 +1,13 @@
 """A model's held-out scorecard: ``python -m jetracer.models.scorecard MODEL [--laps N] [--out F.md]``.
 
-Drives ``MODEL`` with ``jetracer drive --sim`` (lockstep, the ``sim`` profile's pilot, the road
-monitor on) on every held-out track shape in every held-out room, and the racer expert on each
-shape, and prints one markdown row per run: laps, mean and max |cte|, lap time against the
-racer's, off-track events and why the run ended. The shapes are ``figure8`` (a built-in track
-that the shipped models' data never used) and the JSON tracks in ``models/heldout/``; the rooms are
-the plain look and every room of :data:`jetracer.sim.appearance.HELD_OUT`. None of them is
-reachable from ``jetracer collect``'s randomisation (see ``jetracer.sim.appearance``).
+Drives ``MODEL`` with ``jetracer drive --sim`` (lockstep, the ``sim`` profile's pilot or
+``--profile``'s, the road monitor on) on every held-out track shape in every held-out room, and the
+racer expert on each shape, and prints one markdown row per run: laps, mean and max |cte|, lap time
+against the racer's, off-track events and why the run ended. The shapes are ``figure8`` (a built-in
+track that the shipped models' data never used) and the JSON tracks in ``models/heldout/``; the
+rooms are the plain look and every room of :data:`jetracer.sim.appearance.HELD_OUT`. None of them is
+reachable from ``jetracer collect``'s randomisation (see ``jetracer.sim.appearance``), nor drawn by
+the procedural shapes (``random:SEED``, :mod:`jetracer.sim.shapes`).
 """
 
 import argparse
@@ -30,18 +31,20 @@ def held_out_shapes():
     return out
 
 
-def _drive(args):
+def _drive(args, profile="sim"):
     from ..cli import main as cli
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "m.json"
-        code = cli(["drive", "--sim", "--profile", "sim", "--metrics-json", str(out)] + args)
+        code = cli(["drive", "--sim", "--profile", profile, "--metrics-json", str(out)] + args)
         metrics = json.loads(out.read_text()) if out.is_file() else {"stop_reason": "exit %d" % code}
     return metrics
 
 
-def score(model, laps=2, shapes=None, rooms=None, backend=None, progress=None):
-    """Rows (dicts) of the scorecard; ``rooms`` None means plain plus every held-out room."""
+def score(model, laps=2, shapes=None, rooms=None, backend=None, progress=None, profile="sim"):
+    """Rows (dicts) of the scorecard; ``rooms`` None means plain plus every held-out room. ``profile``
+    drives the model (e.g. one with ``speed_from_model = false`` and a constant throttle, to compare two
+    networks' steering at the same speed); the racer's reference lap always uses ``sim``."""
     from ..sim.appearance import held_out_names
 
     shapes = shapes or held_out_shapes()
@@ -56,7 +59,7 @@ def score(model, laps=2, shapes=None, rooms=None, backend=None, progress=None):
                 args += ["--backend", backend]
             if room != "plain":
                 args += ["--appearance", room]
-            m = _drive(args)
+            m = _drive(args, profile)
             lap_times = m.get("lap_times_s") or []
             row = {"shape": Path(shape).stem, "room": room, "laps": m.get("laps_completed", 0),
                    "mean_abs_cte_m": m.get("mean_abs_cte_m"), "max_abs_cte_m": m.get("max_abs_cte_m"),
@@ -90,14 +93,19 @@ def main(argv=None):
     parser.add_argument("--shapes", nargs="+", default=None, help="tracks (default: the held-out shapes)")
     parser.add_argument("--rooms", nargs="+", default=None, help="plain and/or held-out room names (default: all)")
     parser.add_argument("--backend", default=None, help="engine backend for the model (default: the profile's)")
+    parser.add_argument("--profile", default="sim", help="profile that drives the model (default sim; the racer "
+                                                         "always drives the sim profile)")
     parser.add_argument("--out", default=None, help="also write the markdown table here")
     parser.add_argument("--json", default=None, help="also write the rows as JSON here")
     args = parser.parse_args(argv)
     import logging
 
     logging.disable(logging.WARNING)  # a road_lost stop is a result here, not news
-    rows = score(args.model, args.laps, args.shapes, args.rooms, args.backend,
-                 progress=lambda r: sys.stderr.write("%s / %s: %s\n" % (r["shape"], r["room"], r["stop_reason"])))
+    try:
+        rows = score(args.model, args.laps, args.shapes, args.rooms, args.backend, profile=args.profile,
+                     progress=lambda r: sys.stderr.write("%s / %s: %s\n" % (r["shape"], r["room"], r["stop_reason"])))
+    finally:
+        logging.disable(logging.NOTSET)  # called from a script or a test, leave logging as it was
     table = markdown(rows)
     print(table)
     from ..util.atomic import atomic_write_bytes
