@@ -63,6 +63,27 @@ def test_train_writes_a_model_that_learned_and_resumes(dots, tmp_path, capsys):
     assert "nothing to do" in capsys.readouterr().err
 
 
+def test_fine_tuning_a_finished_model_on_new_data_records_what_it_started_from(dots, tmp_path, capsys):
+    from jetracer.util.digest import file_sha256
+
+    torch.set_num_threads(1)
+    base = tmp_path / "base.pth"
+    assert main(["train", str(dots), "--arch", "tiny", "--epochs", "2", "--batch-size", "16", "--out", str(base)]) == 0
+    _, base_meta = load_model(base)
+    tuned = tmp_path / "tuned.pth"
+    tuned.write_bytes(base.read_bytes())  # a finished model, no training state beside it
+    base_sha = file_sha256(base)
+    assert main(["train", str(dots), "--out", str(tuned), "--epochs", "1", "--batch-size", "16", "--lr", "5e-4",
+                 "--resume"]) == 0
+    assert "epoch 1/1" in capsys.readouterr().err  # a new run of 1 epoch from those weights
+    _, meta = load_model(tuned)
+    assert meta["started_from"] == {"sha256": base_sha, "epochs": base_meta["epochs"],
+                                    "val_loss": base_meta["val_loss"], "dataset_roots": [str(dots)],
+                                    "started_from": None}
+    assert meta["training"]["lr"] == 5e-4 and file_sha256(tuned) != base_sha
+    assert "started_from" not in base_meta
+
+
 def test_resume_without_anything_to_resume_is_one_line(dots, tmp_path, capsys):
     assert main(["train", str(dots), "--out", str(tmp_path / "none.pth"), "--resume"]) == 2
     err = capsys.readouterr().err

@@ -187,6 +187,21 @@ def _load_start(config, dist):
     raise ModelError("--resume: neither %s nor %s exists; train without --resume first" % (state_file, config.out))
 
 
+def _provenance(config, start_state, train_state):
+    """What a fine-tune started from, for the checkpoint's metadata: ``--resume`` from a finished model
+    (no training state) continues training on whatever data is given now, so the model card must say
+    which weights it came from. A run resumed from its training state keeps what that state recorded."""
+    if train_state is not None:
+        return (train_state.get("meta") or {}).get("started_from")
+    if start_state is None:
+        return None
+    from ..util.digest import file_sha256
+
+    _, before = load_checkpoint(config.out)
+    return {"sha256": file_sha256(config.out), "epochs": before.get("epochs"), "val_loss": before.get("val_loss"),
+            "dataset_roots": (before.get("dataset") or {}).get("roots"), "started_from": before.get("started_from")}
+
+
 def _data_categories(meta):
     """The dataset's categories of a saved model (without the throttle output's pair)."""
     categories = list(meta["categories"])
@@ -232,6 +247,7 @@ def _train(torch, config, dist):
         raise ModelError("--resume: %s holds a %s, not --arch %s; drop --arch or train a new --out" % (
             config.out, arch, config.arch))
     input_size = list(input_size or default_input_size(arch))
+    started_from = _provenance(config, start_state, train_state)
 
     if config.throttle:
         from ..data.throttle import ThrottleXYDataset
@@ -364,6 +380,8 @@ def _train(torch, config, dist):
                                  "val_fraction": config.val_fraction, "processes": dist.world,
                                  "device": device.type, "pretrained": config.pretrained,
                                  "augment": bool(config.augment), "torch": str(torch.__version__)}}
+            if started_from is not None:
+                meta["started_from"] = started_from
             if improved:
                 save_checkpoint(config.out, model, meta, half=config.half)
                 result["meta"] = meta
