@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
 # The room-randomised training set shared by train_fast.sh and train_rooms_resnet18.sh: expert-labelled
-# frames with the racer's throttle labels on the three training shapes (figure8 and models/heldout/*.json
-# stay held out), collected as JOBS shards in parallel (shard i uses seed SEED+i, FRAMES/JOBS frames), so a
-# 16-core GPU machine collects 12,000 frames in about a minute. `jetracer train` takes the shard folders.
-# Usage: models/collect_rooms.sh DATA_DIR [FRAMES] [SEED]   (JOBS=8 by default; PYTHON=python3)
+# frames with the racer's throttle labels on the three built-in training shapes, plus SHAPES procedural
+# shapes per shard when SHAPES > 0 (random:K, jetracer.sim.shapes). figure8 and models/heldout/*.json stay
+# held out, and the procedural generator (rounded polygons) does not draw their radial outlines. Collected
+# as JOBS shards in parallel: shard i uses seed SEED+i, FRAMES/JOBS frames and the shapes
+# random:(SEED+i)*SHAPES .. +SHAPES-1, so a 16-core GPU machine collects 12,000 frames in about a minute.
+# The same FRAMES, SEED, JOBS and SHAPES give the same files. `jetracer train` takes the shard folders.
+# Usage: models/collect_rooms.sh DATA_DIR [FRAMES] [SEED]   (JOBS=8, SHAPES=0 by default; PYTHON=python3)
 set -euo pipefail
 data=${1:?usage: models/collect_rooms.sh DATA_DIR [FRAMES] [SEED]}; frames=${2:-12000}; seed=${3:-30}
-jobs=${JOBS:-8}; py=${PYTHON:-python3}
+jobs=${JOBS:-8}; shapes=${SHAPES:-0}; py=${PYTHON:-python3}
 per=$(( (frames + jobs - 1) / jobs ))
 mkdir -p "$data"
 pids=()
 for i in $(seq 0 $((jobs - 1))); do
   shard="$data/shard$i"
   [ -d "$shard/apex" ] && continue
-  $py -m jetracer collect --sim --track oval technical chicane --frames "$per" --seed $((seed + i)) \
+  tracks=(oval technical chicane)
+  for ((k = 0; k < shapes; k++)); do tracks+=("random:$(( (seed + i) * shapes + k ))"); done
+  $py -m jetracer collect --sim --track "${tracks[@]}" --frames "$per" --seed $((seed + i)) \
     --out "$shard" > "$data/collect-shard$i.log" 2>&1 &
   pids+=($!)
 done

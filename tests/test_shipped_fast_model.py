@@ -32,3 +32,21 @@ def test_fast_model_drives_three_clean_laps(tmp_path, track):
     assert code == 0 and metrics["stop_reason"] == "laps" and metrics["laps_completed"] == 3
     assert metrics["off_track_events"] == 0 and metrics["max_abs_cte_m"] < 0.45
     assert abs(metrics["final_pwm_us"]["throttle"] - 1500) < 5
+
+
+def _drive(tmp_path, name, args):
+    out = tmp_path / (name + ".json")
+    code = main(["drive", "--sim", "--laps", "2", "--metrics-json", str(out)] + args)
+    metrics = json.loads(out.read_text())
+    assert code == 0 and metrics["stop_reason"] == "laps" and metrics["laps_completed"] == 2
+    return metrics
+
+
+def test_fast_model_laps_a_held_out_shape_within_115_percent_of_the_racers_time(tmp_path):
+    # issue 19's speed target, on a shape no training data came from: the network's own throttle, the sim
+    # profile's pilot, against the grip-limited racer on the same track
+    kidney = str(MODEL.parent / "heldout" / "kidney.json")
+    racer = _drive(tmp_path, "racer", ["--pilot", "racer", "--track", kidney])
+    fast = _drive(tmp_path, "fast", ["--engine", str(MODEL), "--backend", "torch", "--track", kidney])
+    assert fast["off_track_events"] == 0
+    assert min(fast["lap_times_s"]) <= 1.15 * min(racer["lap_times_s"])
