@@ -18,6 +18,7 @@ PYTHON=$py "$here/collect_rooms.sh" "$data" "$frames" 30
 $py -m jetracer train "$data"/shard* --arch fast --input-size 128 --epochs "$epochs" --batch-size 128 --lr 2e-3 --throttle \
   --out "$out/road_following_fast.stage1.pth"
 SHAPES=16 JOBS=2 PYTHON=$py "$here/collect_rooms.sh" "$data-shapes" 8000 40
+rm -f "$out/road_following_fast.candidate.pth.resume"  # a stale training state would be resumed instead
 cp "$out/road_following_fast.stage1.pth" "$out/road_following_fast.candidate.pth"
 $py -m jetracer train "$data-shapes"/shard* --resume --epochs 4 --batch-size 128 --lr 5e-4 --throttle \
   --out "$out/road_following_fast.candidate.pth"

@@ -76,3 +76,12 @@ def test_a_bad_seed_is_one_line_and_exit_2(spec, words, capsys):
     assert words in err and len(err.splitlines()) == 1 and "Traceback" not in err
     with pytest.raises(TrackError):
         Track.load(spec)
+
+
+def test_a_wider_turning_car_gets_a_track_it_can_drive():
+    # the generator validates against the car it is asked for, so a profile's own car never gets a refusal
+    from jetracer.sim.track import min_turn_radius
+
+    for seed in range(20):
+        track = Track.load("random:%d" % seed, wheelbase_m=0.4, max_steer_deg=20.0)
+        assert 1.0 / np.max(np.abs(track.curvature)) >= 1.15 * min_turn_radius(0.4, 20.0)

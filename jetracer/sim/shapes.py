@@ -37,8 +37,11 @@ def is_random_spec(text):
     return str(text).startswith(RANDOM_PREFIX)
 
 
-def random_track_data(seed, attempts=_ATTEMPTS):
-    """The track dict (as :class:`~jetracer.sim.track.Track` takes it) of procedural shape ``seed``.
+def random_track_data(seed, wheelbase_m=None, max_steer_deg=None, attempts=_ATTEMPTS):
+    """The track dict (as :class:`~jetracer.sim.track.Track` takes it) of procedural shape ``seed``,
+    drivable by a car of ``wheelbase_m`` and ``max_steer_deg`` (default: the profile schema's
+    simulated car). The same seed and car give the same track; a car that turns wider may skip a
+    candidate the default car takes, and so get another track for that seed.
 
     Raises :class:`~jetracer.errors.TrackError` for a seed that is not a whole number >= 0.
     """
@@ -61,7 +64,7 @@ def random_track_data(seed, attempts=_ATTEMPTS):
                 "description": "procedural shape (jetracer.sim.shapes), seed %d" % seed,
                 "centerline": [[round(float(x), 4), round(float(y), 4)] for x, y in centerline]}
         try:
-            Track(data, where=name)
+            Track(data, where=name, wheelbase_m=wheelbase_m, max_steer_deg=max_steer_deg)
         except TrackError:
             continue
         return data

@@ -148,8 +148,8 @@ class Track:
             return name_or_path
         text = str(name_or_path)
         if is_random_spec(text):
-            return cls(random_track_data(text.split(":", 1)[1]), where=text, wheelbase_m=wheelbase_m,
-                       max_steer_deg=max_steer_deg)
+            data = random_track_data(text.split(":", 1)[1], wheelbase_m=wheelbase_m, max_steer_deg=max_steer_deg)
+            return cls(data, where=text, wheelbase_m=wheelbase_m, max_steer_deg=max_steer_deg)
         path = Path(text)
         if not (path.suffix == ".json" or "/" in text or "\\" in text):
             path = TRACKS_DIR / (text + ".json")
