@@ -38,3 +38,12 @@ def test_the_command_writes_the_table_and_the_rows(tmp_path, capsys):
     assert [(r["shape"], r["room"]) for r in rows] == [("oval", "concrete-no-edges")]
     assert md.read_text().startswith("| shape | room |")
     assert capsys.readouterr().out.endswith(md.read_text())  # the drives' own lines come first
+
+
+@pytest.mark.parametrize("args, words", [(["/no/such.pth"], "no model file"), (["FOLDER"], "no model file"),
+                                         (["MODEL", "--shapes", "nosuch"], "nosuch")])
+def test_a_missing_model_or_a_bad_shape_is_one_line_before_any_drive(args, words, tmp_path, capsys):
+    args = [str(MODEL) if a == "MODEL" else str(tmp_path) if a == "FOLDER" else a for a in args]
+    assert main(args) == 2
+    captured = capsys.readouterr()
+    assert words in captured.err and len(captured.err.strip().splitlines()) == 1 and not captured.out

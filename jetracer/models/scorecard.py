@@ -86,6 +86,21 @@ def _f(value, digits=3):
     return "-" if value is None else "%.*f" % (digits, value)
 
 
+def _check_arguments(args):
+    """One line for what would otherwise fill every row with "exit 2": a missing model, a bad shape."""
+    from ..errors import JetracerError
+    from ..sim.track import Track
+
+    if not Path(args.model).is_file():
+        return "no model file %s" % args.model
+    for shape in args.shapes or held_out_shapes():
+        try:
+            Track.load(shape)
+        except JetracerError as exc:
+            return str(exc)
+    return None
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m jetracer.models.scorecard", description=__doc__.splitlines()[0])
     parser.add_argument("model")
@@ -98,6 +113,10 @@ def main(argv=None):
     parser.add_argument("--out", default=None, help="also write the markdown table here")
     parser.add_argument("--json", default=None, help="also write the rows as JSON here")
     args = parser.parse_args(argv)
+    problem = _check_arguments(args)
+    if problem:
+        sys.stderr.write("error: %s\n" % problem)
+        return 2
     import logging
 
     logging.disable(logging.WARNING)  # a road_lost stop is a result here, not news
