@@ -1,8 +1,8 @@
 """Procedural track shapes: ``--track random:SEED`` anywhere a track is named.
 
-Four built-in tracks teach a network four curvature profiles; a speed it learns there is the speed
-of those four laps, and a new room's new shape (a longer straight, a faster sweeper) gets the
-average. A random shape per collection shard covers what real tracks vary: how long the straights
+The three built-in training tracks teach a network three curvature profiles; a speed it learns
+there is the speed of those three laps, and a new room's new shape (a longer straight, a faster
+sweeper) gets their average. A random shape per collection shard covers what real tracks vary: how long the straights
 are, how tight each corner is, left and right turns, the track's width.
 
 Construction: a star-shaped polygon of 4-7 corners around the origin, each corner rounded by a
