@@ -162,9 +162,13 @@ def _split(n, val_fraction, seed):
 
 
 def _load_start(config, dist):
-    """``(arch, categories, input_size, state_dict or None, train_state or None)`` for this run."""
+    """``(arch, categories, input_size, state_dict or None, train_state or None, started_from or None)``
+    for this run. ``started_from`` is what a fine-tune began with, for the checkpoint's metadata:
+    ``--resume`` from a finished model (no training state) trains on whatever data is given now,
+    so the model card must say which weights it came from; a run resumed from its training state
+    keeps what that state recorded."""
     if not config.resume:
-        return config.arch or "resnet18", config.categories, config.input_size, None, None
+        return config.arch or "resnet18", config.categories, config.input_size, None, None, None
 
     state_file = resume_path(config.out)
     if state_file.is_file():
@@ -180,26 +184,17 @@ def _load_start(config, dist):
             raise ModelError("%s is not a jetracer training state: delete it to resume from %s" % (
                 state_file, config.out))
         meta = saved["meta"]
-        return meta["arch"], _data_categories(meta), meta["input_size"], saved["model"], saved
+        return (meta["arch"], _data_categories(meta), meta["input_size"], saved["model"], saved,
+                meta.get("started_from"))
     if config.out.is_file():
+        from ..util.digest import file_sha256
+
         state, meta = load_checkpoint(config.out)
-        return meta["arch"], _data_categories(meta), meta["input_size"], state, None
+        started_from = {"sha256": file_sha256(config.out), "epochs": meta.get("epochs"),
+                        "val_loss": meta.get("val_loss"), "dataset_roots": (meta.get("dataset") or {}).get("roots"),
+                        "started_from": meta.get("started_from")}
+        return meta["arch"], _data_categories(meta), meta["input_size"], state, None, started_from
     raise ModelError("--resume: neither %s nor %s exists; train without --resume first" % (state_file, config.out))
-
-
-def _provenance(config, start_state, train_state):
-    """What a fine-tune started from, for the checkpoint's metadata: ``--resume`` from a finished model
-    (no training state) continues training on whatever data is given now, so the model card must say
-    which weights it came from. A run resumed from its training state keeps what that state recorded."""
-    if train_state is not None:
-        return (train_state.get("meta") or {}).get("started_from")
-    if start_state is None:
-        return None
-    from ..util.digest import file_sha256
-
-    _, before = load_checkpoint(config.out)
-    return {"sha256": file_sha256(config.out), "epochs": before.get("epochs"), "val_loss": before.get("val_loss"),
-            "dataset_roots": (before.get("dataset") or {}).get("roots"), "started_from": before.get("started_from")}
 
 
 def _data_categories(meta):
@@ -242,12 +237,11 @@ def _train(torch, config, dist):
     device = _pick_device(torch, config.device, dist)
     _seed_all(config.seed + dist.rank)
 
-    arch, categories, input_size, start_state, train_state = _load_start(config, dist)
+    arch, categories, input_size, start_state, train_state, started_from = _load_start(config, dist)
     if config.resume and config.arch and config.arch != arch:
         raise ModelError("--resume: %s holds a %s, not --arch %s; drop --arch or train a new --out" % (
             config.out, arch, config.arch))
     input_size = list(input_size or default_input_size(arch))
-    started_from = _provenance(config, start_state, train_state)
 
     if config.throttle:
         from ..data.throttle import ThrottleXYDataset
