@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-__all__ = ["RANDOM_PREFIX", "is_random_spec", "random_track_data"]
+__all__ = ["RANDOM_PREFIX", "is_random_spec", "random_track", "random_track_data"]
 
 #: ``random:17`` names the procedural shape of seed 17
 RANDOM_PREFIX = "random:"
@@ -37,7 +37,12 @@ def is_random_spec(text):
     return str(text).startswith(RANDOM_PREFIX)
 
 
-def random_track_data(seed, wheelbase_m=None, max_steer_deg=None, attempts=_ATTEMPTS):
+def random_track(seed, wheelbase_m=None, max_steer_deg=None):
+    """The :class:`~jetracer.sim.track.Track` of procedural shape ``seed`` (see :func:`random_track_data`)."""
+    return _draw(seed, wheelbase_m, max_steer_deg)[1]
+
+
+def random_track_data(seed, wheelbase_m=None, max_steer_deg=None):
     """The track dict (as :class:`~jetracer.sim.track.Track` takes it) of procedural shape ``seed``,
     drivable by a car of ``wheelbase_m`` and ``max_steer_deg`` (default: the profile schema's
     simulated car). The same seed and car give the same track; a car that turns wider may skip a
@@ -45,6 +50,11 @@ def random_track_data(seed, wheelbase_m=None, max_steer_deg=None, attempts=_ATTE
 
     Raises :class:`~jetracer.errors.TrackError` for a seed that is not a whole number >= 0.
     """
+    return _draw(seed, wheelbase_m, max_steer_deg)[0]
+
+
+def _draw(seed, wheelbase_m, max_steer_deg, attempts=_ATTEMPTS):
+    """``(data, track)`` of the first candidate of ``seed``'s stream that the validator accepts."""
     from ..errors import TrackError
     from .track import Track
 
@@ -64,10 +74,10 @@ def random_track_data(seed, wheelbase_m=None, max_steer_deg=None, attempts=_ATTE
                 "description": "procedural shape (jetracer.sim.shapes), seed %d" % seed,
                 "centerline": [[round(float(x), 4), round(float(y), 4)] for x, y in centerline]}
         try:
-            Track(data, where=name, wheelbase_m=wheelbase_m, max_steer_deg=max_steer_deg)
+            track = Track(data, where="random:%d" % seed, wheelbase_m=wheelbase_m, max_steer_deg=max_steer_deg)
         except TrackError:
             continue
-        return data
+        return data, track
     raise TrackError("random:%d: no drivable shape in %d candidates" % (seed, attempts))  # never seen in practice
 
 

@@ -142,14 +142,13 @@ class Track:
     def load(cls, name_or_path, wheelbase_m=None, max_steer_deg=None):
         """A built-in track by name (``oval``), a JSON file by path, or a procedural shape
         (``random:SEED``, see :mod:`jetracer.sim.shapes`)."""
-        from .shapes import is_random_spec, random_track_data
+        from .shapes import is_random_spec, random_track
 
         if isinstance(name_or_path, Track):
             return name_or_path
         text = str(name_or_path)
         if is_random_spec(text):
-            data = random_track_data(text.split(":", 1)[1], wheelbase_m=wheelbase_m, max_steer_deg=max_steer_deg)
-            return cls(data, where=text, wheelbase_m=wheelbase_m, max_steer_deg=max_steer_deg)
+            return random_track(text.split(":", 1)[1], wheelbase_m=wheelbase_m, max_steer_deg=max_steer_deg)
         path = Path(text)
         if not (path.suffix == ".json" or "/" in text or "\\" in text):
             path = TRACKS_DIR / (text + ".json")
