@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # The small fast network (arch `fast` at 128x128, plain conv/bn/relu) with the racer's throttle output,
-# trained directly on expert-labelled simulator frames with the room randomisation, in two stages:
+# trained directly on expert-labelled simulator frames with the room randomisation, in two stages. Times on
+# one NVIDIA H200 with 16 CPU cores (the JPEG-decoding data loader, not the GPU, is the bottleneck):
 # 1. models/collect_rooms.sh (12,000 frames in 8 parallel shards on the three built-in training shapes,
-#    shared with train_rooms_resnet18.sh), 50 epochs. On one NVIDIA H200 with 16 CPU cores: collect 40 s,
-#    train 175 s (the JPEG-decoding data loader is the bottleneck).
-# 2. models/collect_rooms.sh with SHAPES=16 JOBS=2 (8,000 frames, seed 40: the built-in shapes plus 32
-#    procedural ones), then 4 more epochs from stage 1's weights at a quarter of the learning rate: a speed
-#    learned on three shapes becomes the speed of the shape in view. On this project's 2-core CPU: collect
-#    2 min, train 5 min.
+#    shared with train_rooms_resnet18.sh), 50 epochs: collect 40 s, train 175 s.
+# 2. models/collect_rooms.sh with JOBS=16 SHAPES=4 (24,000 frames, seed 50: the built-in shapes plus 64
+#    procedural ones), then 8 more epochs from stage 1's weights at a quarter of the learning rate: a speed
+#    learned on three shapes becomes the speed of the shape in view. Collect 57 s, train 171 s (sharing the
+#    machine with train_rooms_resnet18.sh's stage 2). The same frames train the ResNet-18 it is compared with.
 # Ship models/road_following_fast.pth only if every built-in track drives with 0 off-track events.
-# Usage: models/train_fast.sh [OUT_DIR] [DATA_DIR] [FRAMES] [EPOCHS]
+# Usage: models/train_fast.sh [OUT_DIR] [DATA_DIR] [FRAMES] [EPOCHS]   (stage 2 collects into DATA_DIR's
+# sibling sim-shapes/)
 set -euo pipefail
 out=${1:-models}; data=${2:-data/sim-rooms}; frames=${3:-12000}; epochs=${4:-50}
 py=${PYTHON:-python3}
@@ -17,10 +18,11 @@ here=$(dirname "$0")
 PYTHON=$py "$here/collect_rooms.sh" "$data" "$frames" 30
 $py -m jetracer train "$data"/shard* --arch fast --input-size 128 --epochs "$epochs" --batch-size 128 --lr 2e-3 --throttle \
   --out "$out/road_following_fast.stage1.pth"
-SHAPES=16 JOBS=2 PYTHON=$py "$here/collect_rooms.sh" "$data-shapes" 8000 40
+shapes_data="$(dirname "$data")/sim-shapes"
+SHAPES=4 JOBS=16 PYTHON=$py "$here/collect_rooms.sh" "$shapes_data" 24000 50
 rm -f "$out/road_following_fast.candidate.pth.resume"  # a stale training state would be resumed instead
 cp "$out/road_following_fast.stage1.pth" "$out/road_following_fast.candidate.pth"
-$py -m jetracer train "$data-shapes"/shard* --resume --epochs 4 --batch-size 128 --lr 5e-4 --throttle \
+$py -m jetracer train "$shapes_data"/shard* --resume --epochs 8 --batch-size 128 --lr 5e-4 --throttle \
   --out "$out/road_following_fast.candidate.pth"
 fails=0
 for t in oval technical chicane figure8; do
