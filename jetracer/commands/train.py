@@ -61,6 +61,10 @@ def add_arguments(parser):
     parser.add_argument("--throttle", action="store_true",
                         help="also learn the throttle label of labels.json beside the images (written by `jetracer "
                              "collect`); the pilot then takes its throttle from the network")
+    parser.add_argument("--cache", action="store_true",
+                        help="decode every frame once into the training device's memory (3 x H x W bytes a frame: "
+                             "1.2 GB for 24,000 at 128x128) and augment whole batches there; several times "
+                             "faster on a GPU, where CPU workers decoding JPEGs are otherwise the limit")
 
 
 def run(args):
@@ -73,7 +77,8 @@ def run(args):
                          lr=args.lr, val_fraction=args.val_fraction, resume=args.resume,
                          pretrained=args.pretrained, workers=args.workers, seed=args.seed,
                          categories=args.categories, input_size=args.input_size, device=args.device,
-                         augment=not args.no_augment, half=args.half, throttle=args.throttle)
+                         augment=not args.no_augment, half=args.half, throttle=args.throttle,
+                         cache=args.cache)
     result = train(config)
     import os
 

@@ -8,7 +8,7 @@ the pixel the label names by the same affine map; colour jitter (light, white ba
 import math
 import random
 
-__all__ = ["hflip", "affine", "Augment"]
+__all__ = ["hflip", "affine", "affine_label", "Augment"]
 
 
 def hflip(img, x_n, y_n):
@@ -17,21 +17,28 @@ def hflip(img, x_n, y_n):
     return img.transpose(Image.FLIP_LEFT_RIGHT), -x_n, y_n
 
 
+def affine_label(lib, x_n, y_n, w, h, angle_rad, translate, scale):
+    """Where the forward map p' = c + s R (p - c) + t (pixels, image y down, c the centre, ``translate``
+    in fractions of the width/height) sends the normalised label ``(x_n, y_n)``. ``lib`` is ``math`` for
+    one label or ``torch`` for a batch (:mod:`jetracer.data.batch_augment`): one formula for both."""
+    cx, cy = w / 2.0, h / 2.0
+    ca, sa = scale * lib.cos(angle_rad), scale * lib.sin(angle_rad)
+    du, dv = (x_n / 2.0 + 0.5) * w - cx, (y_n / 2.0 + 0.5) * h - cy
+    u2 = cx + ca * du - sa * dv + translate[0] * w
+    v2 = cy + sa * du + ca * dv + translate[1] * h
+    return 2.0 * (u2 / w - 0.5), 2.0 * (v2 / h - 0.5)
+
+
 def affine(img, x_n, y_n, angle_deg=0.0, translate=(0.0, 0.0), scale=1.0):
     """Rotate by ``angle_deg`` about the centre, zoom by ``scale``, shift by ``translate`` (fractions of
-    the width/height); returns the image and the label moved by the same map."""
+    the width/height); returns the image and the label moved by the same map (:func:`affine_label`)."""
     from PIL import Image
 
     w, h = img.size
     cx, cy = w / 2.0, h / 2.0
     a = math.radians(angle_deg)
-    # Forward map in pixels: p' = c + s * R (p - c) + t   (image y points down).
     ca, sa = scale * math.cos(a), scale * math.sin(a)
     tx, ty = translate[0] * w, translate[1] * h
-    u, v = (x_n / 2.0 + 0.5) * w, (y_n / 2.0 + 0.5) * h
-    du, dv = u - cx, v - cy
-    u2 = cx + ca * du - sa * dv + tx
-    v2 = cy + sa * du + ca * dv + ty
     # Pillow wants the inverse map (output pixel -> input pixel): p = c + R^-1 (p' - c - t) / s.
     inv = 1.0 / (scale * scale)
     ia, ib = ca * inv, sa * inv
@@ -39,7 +46,8 @@ def affine(img, x_n, y_n, angle_deg=0.0, translate=(0.0, 0.0), scale=1.0):
     c0 = cx - ia * (cx + tx) - ib * (cy + ty)
     c1 = cy + ib * (cx + tx) - ia * (cy + ty)
     out = img.transform((w, h), Image.AFFINE, (ia, ib, c0, -ib, ia, c1), resample=Image.BILINEAR)
-    return out, 2.0 * (u2 / w - 0.5), 2.0 * (v2 / h - 0.5)
+    x2, y2 = affine_label(math, x_n, y_n, w, h, a, translate, scale)
+    return out, x2, y2
 
 
 class Augment:

@@ -35,7 +35,7 @@ class TrainConfig:
     def __init__(self, roots, out, arch=None, epochs=10, batch_size=64, lr=1e-3, val_fraction=0.1,
                  resume=False, pretrained=False, workers=None, seed=0, categories=None, input_size=None,
                  device="auto", augment=True, half=False, progress=None, weight_decay=0.0, on_epoch=None,
-                 throttle=False, throttle_weight=1.0):
+                 throttle=False, throttle_weight=1.0, cache=False):
         self.roots = [Path(r) for r in ([roots] if isinstance(roots, (str, Path)) else roots)]
         self.out = Path(out)
         self.arch = arch
@@ -57,6 +57,7 @@ class TrainConfig:
         self.on_epoch = on_epoch  # rank 0 calls it after each epoch with a dict (the notebook's live plot)
         self.throttle = bool(throttle)  # learn the sidecar's throttle label as one more output
         self.throttle_weight = float(throttle_weight)
+        self.cache = bool(cache)  # decode the frames once and augment batches on the device (data.decoded)
 
 
 def resume_path(out):
@@ -208,6 +209,8 @@ def train(config):
     import torch
 
     dist = _Dist()
+    if config.cache and dist.enabled:  # before joining the group, so no rank waits for one that gave up
+        raise ModelError("--cache keeps the frames in one process's memory: drop it under torchrun")
     if dist.enabled:
         import torch.distributed as tdist
 
@@ -298,11 +301,21 @@ def _train(torch, config, dist):
         loader_kw["persistent_workers"] = True
     generator = torch.Generator()
     generator.manual_seed(config.seed)
-    train_loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=sampler is None, sampler=sampler,
-                              drop_last=len(train_set) // dist.world > config.batch_size, generator=generator,
-                              **loader_kw)
-    val_loader = DataLoader(val_set, batch_size=config.batch_size, shuffle=False, **loader_kw) \
-        if val_set is not None and len(val_set) else None
+    drop_last = len(train_set) // dist.world > config.batch_size
+    if config.cache:
+        from ..data.decoded import CachedLoader, DecodedFrames
+
+        progress.line("decoding %d frames once into %s memory (--cache) ..." % (len(dataset), device))
+        train_loader = CachedLoader(torch, DecodedFrames(torch, dataset, train_idx, device, workers=workers),
+                                    config.batch_size, shuffle=True, augment=config.augment, generator=generator,
+                                    drop_last=drop_last)
+        val_loader = CachedLoader(torch, DecodedFrames(torch, dataset, val_idx, device, workers=workers),
+                                  config.batch_size) if val_idx else None
+    else:
+        train_loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=sampler is None, sampler=sampler,
+                                  drop_last=drop_last, generator=generator, **loader_kw)
+        val_loader = DataLoader(val_set, batch_size=config.batch_size, shuffle=False, **loader_kw) \
+            if val_set is not None and len(val_set) else None
 
     amp_dtype = None
     if device.type == "cuda":
@@ -373,7 +386,8 @@ def _train(torch, config, dist):
                     "training": {"batch_size": config.batch_size, "lr": config.lr, "seed": config.seed,
                                  "val_fraction": config.val_fraction, "processes": dist.world,
                                  "device": device.type, "pretrained": config.pretrained,
-                                 "augment": bool(config.augment), "torch": str(torch.__version__)}}
+                                 "augment": bool(config.augment), "cache": config.cache,
+                                 "torch": str(torch.__version__)}}
             if started_from is not None:
                 meta["started_from"] = started_from
             if improved:
