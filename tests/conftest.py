@@ -1,4 +1,5 @@
-"""Shared fixtures: a virtual I2C bus with a PCA9685 twin, and isolated simulator state."""
+"""Shared fixtures: a virtual I2C bus with a PCA9685 twin, isolated simulator state, and a small dataset
+that trains in seconds."""
 
 import pytest
 
@@ -35,3 +36,20 @@ def closed_cars(monkeypatch):
 
     monkeypatch.setattr(NvidiaRacecar, "close", close)
     return closed
+
+
+@pytest.fixture(scope="session")
+def dots(tmp_path_factory):
+    """Images with one bright blob; the label is the blob: learnable in seconds by the tiny net."""
+    import numpy as np
+
+    from jetracer.data.xy import save_sample
+
+    root = tmp_path_factory.mktemp("dots")
+    rng = np.random.default_rng(0)
+    for _ in range(160):
+        x, y = (int(v) for v in rng.integers(20, 204, size=2))
+        img = np.full((224, 224, 3), 40, np.uint8)
+        img[y - 14:y + 15, x - 14:x + 15] = (0, 230, 255)
+        save_sample(root, "apex", img, x, y)
+    return root

@@ -12,7 +12,7 @@ from jetracer.cli import main
 from jetracer.data import batch_augment as BA
 from jetracer.data.augment import affine
 from jetracer.data.decoded import CachedLoader, DecodedFrames
-from jetracer.data.xy import XYDataset, save_sample
+from jetracer.data.xy import XYDataset
 from jetracer.models import load_model
 
 
@@ -93,20 +93,8 @@ def test_colour_jitter_stays_in_range_and_leaves_the_label():
     assert (out - images).abs().mean() > 0.02  # it did change the light
 
 
-@pytest.fixture(scope="module")
-def dots_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("cachedots")
-    rng = np.random.default_rng(0)
-    for _ in range(160):
-        x, y = (int(v) for v in rng.integers(20, 204, size=2))
-        img = np.full((224, 224, 3), 40, np.uint8)
-        img[y - 14:y + 15, x - 14:x + 15] = (0, 230, 255)
-        save_sample(root, "apex", img, x, y)
-    return root
-
-
-def test_decoded_frames_are_the_datasets_frames_exactly(dots_dir):
-    ds = XYDataset([dots_dir], categories=["apex"], input_size=(64, 64))
+def test_decoded_frames_are_the_datasets_frames_exactly(dots):
+    ds = XYDataset([dots], categories=["apex"], input_size=(64, 64))
     frames = DecodedFrames(torch, ds, list(range(10)), "cpu")
     for i in range(10):
         img, _, x_n, y_n = ds.load(i)
@@ -120,10 +108,10 @@ def test_decoded_frames_are_the_datasets_frames_exactly(dots_dir):
     assert sorted(seen[:, 0].tolist()) == sorted(frames.targets[:, 0].tolist())  # every frame once
 
 
-def test_train_with_cache_learns_like_without(dots_dir, tmp_path, capsys):
+def test_train_with_cache_learns_like_without(dots, tmp_path, capsys):
     torch.set_num_threads(1)
     out = tmp_path / "m.pth"
-    assert main(["train", str(dots_dir), "--arch", "tiny", "--epochs", "12", "--batch-size", "16", "--lr", "3e-3",
+    assert main(["train", str(dots), "--arch", "tiny", "--epochs", "12", "--batch-size", "16", "--lr", "3e-3",
                  "--cache", "--workers", "0", "--out", str(out)]) == 0
     err = capsys.readouterr().err
     assert "decoding 160 frames once" in err and "epoch 12/12" in err
@@ -140,8 +128,8 @@ def test_train_with_cache_learns_like_without(dots_dir, tmp_path, capsys):
             assert np.sign(model(t[None].float())[0, 0].item()) == sign
 
 
-def test_augmenting_a_cached_batch_moves_the_aim_point_and_keeps_the_throttle_label(dots_dir):
-    ds = XYDataset([dots_dir], categories=["apex"], input_size=(64, 64))
+def test_augmenting_a_cached_batch_moves_the_aim_point_and_keeps_the_throttle_label(dots):
+    ds = XYDataset([dots], categories=["apex"], input_size=(64, 64))
     frames = DecodedFrames(torch, ds, list(range(16)), "cpu")
     throttle = torch.linspace(-0.5, 0.9, 16)
     frames.targets = torch.cat([frames.targets, throttle[:, None], torch.ones(16, 1)], dim=1)  # as ThrottleXYDataset

@@ -9,22 +9,8 @@ import pytest
 import torch
 
 from jetracer.cli import main
-from jetracer.data.xy import save_sample
 from jetracer.models import load_model
 from jetracer.models.train import resume_path
-
-
-@pytest.fixture(scope="module")
-def dots(tmp_path_factory):
-    """Images with one bright blob; the label is the blob: learnable in seconds by the tiny net."""
-    root = tmp_path_factory.mktemp("dots")
-    rng = np.random.default_rng(0)
-    for _ in range(160):
-        x, y = (int(v) for v in rng.integers(20, 204, size=2))
-        img = np.full((224, 224, 3), 40, np.uint8)
-        img[y - 14:y + 15, x - 14:x + 15] = (0, 230, 255)
-        save_sample(root, "apex", img, x, y)
-    return root
 
 
 def _predict(model, meta, image_bgr):
