@@ -139,3 +139,13 @@ def test_augmenting_a_cached_batch_moves_the_aim_point_and_keeps_the_throttle_la
     assert (targets[:, :2] - frames.targets[:, :2]).abs().max() > 0.01  # the aim points moved with the frames
     assert torch.equal(frames.targets[:, 2], throttle)  # and the cache itself is untouched
     assert images.dtype == torch.float32 and images.shape == (16, 3, 64, 64)
+
+
+def test_a_cache_that_does_not_fit_is_one_line_naming_the_memory():
+    from jetracer.errors import DataError
+
+    class Huge:
+        input_size, mean, std = (1024, 1024), [0.5] * 3, [0.25] * 3
+
+    with pytest.raises(DataError, match=r"--cache needs 31457\.3 GB for 10000000 frames at 1024x1024 on cpu"):
+        DecodedFrames(torch, Huge(), range(10 ** 7), "cpu")
