@@ -63,8 +63,8 @@ def add_arguments(parser):
                              "collect`); the pilot then takes its throttle from the network")
     parser.add_argument("--cache", action="store_true",
                         help="decode every frame once into the training device's memory (3 x H x W bytes a frame: "
-                             "1.2 GB for 24,000 at 128x128) and augment whole batches there; several times "
-                             "faster on a GPU, where CPU workers decoding JPEGs are otherwise the limit")
+                             "1.2 GB for 24,000 at 128x128) and augment whole batches there: for a GPU, where "
+                             "CPU workers decoding JPEGs are otherwise the limit")
 
 
 def run(args):

@@ -58,7 +58,7 @@ def _gray(images):
     return 0.299 * r + 0.587 * g + 0.114 * b
 
 
-def _colour(torch, images, d):
+def _colour(images, d):
     for op in d.order:
         if op == "brightness":
             images = images * d.brightness[:, None, None, None]
@@ -95,7 +95,7 @@ def apply(torch, images, xy, d):
     grid = F.affine_grid(theta.to(images.dtype), list(images.shape), align_corners=False)
     images = F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     x, y = affine_label(torch, x, y, w, h, d.angle_deg * (math.pi / 180.0), (d.translate_x, d.translate_y), d.scale)
-    images = _colour(torch, images, d)
+    images = _colour(images, d)
     return images, torch.stack([x, y], dim=1)
 
 
