@@ -10,7 +10,7 @@ from PIL import Image
 
 from jetracer.cli import main
 from jetracer.data import batch_augment as BA
-from jetracer.data.augment import affine
+from jetracer.data.augment import Augment, affine
 from jetracer.data.decoded import CachedLoader, DecodedFrames
 from jetracer.data.xy import XYDataset
 from jetracer.models import load_model
@@ -41,8 +41,8 @@ def _spot(image):
 def test_the_spot_ends_where_the_augmented_label_says(h, w):
     torch.manual_seed(0)
     images, xy = _dots(64, h, w)
-    out, xy2 = BA.augment_batch(torch, images, xy, brightness=0.0, contrast=0.0, saturation=0.0,
-                                max_angle_deg=10.0, max_translate=0.1)
+    out, xy2 = BA.augment_batch(torch, images, xy, Augment(brightness=0.0, contrast=0.0, saturation=0.0,
+                                                           max_angle_deg=10.0, max_translate=0.1))
     moved = 0
     for i in range(len(out)):
         u, v = _spot(out[i])
@@ -54,8 +54,8 @@ def test_the_spot_ends_where_the_augmented_label_says(h, w):
 
 def test_a_flip_mirrors_the_frame_and_negates_x_only():
     images, xy = _dots(8, 32, 32)
-    d = BA.draw(torch, 8, "cpu", max_angle_deg=0.0, max_translate=0.0, scale_range=(1.0, 1.0), brightness=0.0,
-                contrast=0.0, saturation=0.0)
+    d = BA.draw(torch, 8, "cpu", Augment(max_angle_deg=0.0, max_translate=0.0, scale_range=(1.0, 1.0),
+                                         brightness=0.0, contrast=0.0, saturation=0.0))
     d.flip = torch.tensor([True, False] * 4)
     out, xy2 = BA.apply(torch, images, xy, d)
     assert torch.allclose(out[0], images[0].flip(-1), atol=1e-5) and torch.allclose(out[1], images[1], atol=1e-5)
@@ -70,7 +70,7 @@ def test_the_warp_is_augments_warp():
     angle, shift, scale = 4.0, (0.03, -0.04), 1.04
     pil, px, py = affine(Image.fromarray(frame), 0.3, -0.2, angle_deg=angle, translate=shift, scale=scale)
     batch = torch.from_numpy(frame.copy()).permute(2, 0, 1)[None].float() / 255.0
-    d = BA.draw(torch, 1, "cpu", brightness=0.0, contrast=0.0, saturation=0.0)
+    d = BA.draw(torch, 1, "cpu", Augment(brightness=0.0, contrast=0.0, saturation=0.0))
     d.flip[:] = False
     d.angle_deg[:], d.translate_x[:], d.translate_y[:], d.scale[:] = angle, shift[0], shift[1], scale
     out, xy2 = BA.apply(torch, batch, torch.tensor([[0.3, -0.2]]), d)
@@ -85,7 +85,7 @@ def test_colour_jitter_stays_in_range_and_leaves_the_label():
     torch.manual_seed(2)
     images = torch.rand(32, 3, 16, 16)
     xy = torch.rand(32, 2) - 0.5
-    d = BA.draw(torch, 32, "cpu", max_angle_deg=0.0, max_translate=0.0, scale_range=(1.0, 1.0))
+    d = BA.draw(torch, 32, "cpu", Augment(max_angle_deg=0.0, max_translate=0.0, scale_range=(1.0, 1.0)))
     d.flip[:] = False
     out, xy2 = BA.apply(torch, images, xy, d)
     assert torch.allclose(xy2, xy, atol=1e-6)
@@ -101,7 +101,7 @@ def test_decoded_frames_are_the_datasets_frames_exactly(dots):
         assert torch.equal(frames.images[i], torch.from_numpy(np.asarray(img).copy()).permute(2, 0, 1))
         assert torch.allclose(frames.targets[i], torch.tensor([x_n, y_n], dtype=torch.float32))
     item = ds[3][0]
-    assert torch.allclose(frames.normalised(frames.images[3:4])[0], item, atol=1e-5)
+    assert torch.allclose(frames.normalised(frames.images[3:4].float() / 255.0)[0], item, atol=1e-5)
     loader = CachedLoader(torch, frames, 4, shuffle=True, generator=torch.Generator().manual_seed(0))
     seen = torch.cat([t for _, _, t in loader])
     assert len(loader) == 3 and seen.shape == (10, 2)
@@ -134,7 +134,7 @@ def test_augmenting_a_cached_batch_moves_the_aim_point_and_keeps_the_throttle_la
     throttle = torch.linspace(-0.5, 0.9, 16)
     frames.targets = torch.cat([frames.targets, throttle[:, None], torch.ones(16, 1)], dim=1)  # as ThrottleXYDataset
     torch.manual_seed(3)
-    images, _, targets = next(iter(CachedLoader(torch, frames, 16, augment=True)))
+    images, _, targets = next(iter(CachedLoader(torch, frames, 16, augment=Augment())))
     assert torch.equal(targets[:, 2], throttle) and torch.equal(targets[:, 3], torch.ones(16))
     assert (targets[:, :2] - frames.targets[:, :2]).abs().max() > 0.01  # the aim points moved with the frames
     assert torch.equal(frames.targets[:, 2], throttle)  # and the cache itself is untouched

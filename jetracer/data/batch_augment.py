@@ -34,18 +34,22 @@ def _uniform(torch, n, low, high, device):
     return low + (high - low) * torch.rand(n, device=device)
 
 
-def draw(torch, n, device, flip_p=0.5, max_angle_deg=5.0, max_translate=0.05, scale_range=(0.95, 1.05),
-         brightness=0.3, contrast=0.3, saturation=0.3):
-    """Random parameters for ``n`` images, from Augment's ranges (its defaults are these)."""
+def draw(torch, n, device, augment):
+    """Random parameters for ``n`` images from ``augment``'s ranges (an :class:`Augment`: its defaults
+    are the one place the training ranges live)."""
+    brightness, contrast, saturation, hue = augment.jitter
+    if hue:
+        raise ValueError("hue jitter has no batched version (Augment's default leaves it off)")
+    max_angle_deg, max_translate = augment.max_angle_deg, augment.max_translate
     ones = torch.ones(n, device=device)
     order = ["brightness", "contrast", "saturation"]
     perm = torch.randperm(3).tolist()
     return BatchDraw(
-        flip=torch.rand(n, device=device) < flip_p,
+        flip=torch.rand(n, device=device) < augment.flip_p,
         angle_deg=_uniform(torch, n, -max_angle_deg, max_angle_deg, device),
         translate_x=_uniform(torch, n, -max_translate, max_translate, device),
         translate_y=_uniform(torch, n, -max_translate, max_translate, device),
-        scale=_uniform(torch, n, scale_range[0], scale_range[1], device),
+        scale=_uniform(torch, n, augment.scale_range[0], augment.scale_range[1], device),
         brightness=_uniform(torch, n, 1 - brightness, 1 + brightness, device) if brightness else ones,
         contrast=_uniform(torch, n, 1 - contrast, 1 + contrast, device) if contrast else ones,
         saturation=_uniform(torch, n, 1 - saturation, 1 + saturation, device) if saturation else ones,
@@ -94,11 +98,11 @@ def apply(torch, images, xy, d):
         torch.stack([-sin / k, cos, -(-sin / k * tx + cos * ty)], dim=1)], dim=1) / d.scale[:, None, None]
     grid = F.affine_grid(theta.to(images.dtype), list(images.shape), align_corners=False)
     images = F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-    x, y = affine_label(torch, x, y, w, h, d.angle_deg * (math.pi / 180.0), (d.translate_x, d.translate_y), d.scale)
+    x, y = affine_label(torch, x, y, w, h, a, (d.translate_x, d.translate_y), d.scale)
     images = _colour(images, d)
     return images, torch.stack([x, y], dim=1)
 
 
-def augment_batch(torch, images, xy, **ranges):
-    """:func:`draw` then :func:`apply`: one batch augmented as Augment would, on ``images``' device."""
-    return apply(torch, images, xy, draw(torch, images.shape[0], images.device, **ranges))
+def augment_batch(torch, images, xy, augment):
+    """:func:`draw` then :func:`apply`: one batch augmented as ``augment`` would, on ``images``' device."""
+    return apply(torch, images, xy, draw(torch, images.shape[0], images.device, augment))

@@ -10,6 +10,7 @@ what an uncached one would.
 """
 
 from ..errors import DataError
+from .batch_augment import augment_batch
 
 __all__ = ["DecodedFrames", "CachedLoader"]
 
@@ -50,16 +51,17 @@ class DecodedFrames:
     def __len__(self):
         return self.images.shape[0]
 
-    def normalised(self, images_u8):
-        """uint8 frames -> the network's input (float, normalised with the dataset's mean and std)."""
-        return (images_u8.float() / 255.0 - self.mean) / self.std
+    def normalised(self, images):
+        """Frames as floats in [0, 1] -> the network's input (normalised with the dataset's mean and std)."""
+        return (images - self.mean) / self.std
 
 
 class CachedLoader:
     """Batches of :class:`DecodedFrames` in the DataLoader's shape ``(images, categories, targets)``,
-    shuffled by ``generator`` and, with ``augment``, augmented on the frames' device."""
+    shuffled by ``generator`` and, given an :class:`jetracer.data.augment.Augment`, augmented with its ranges
+    on the frames' device."""
 
-    def __init__(self, torch, frames, batch_size, shuffle=False, augment=False, generator=None, drop_last=False):
+    def __init__(self, torch, frames, batch_size, shuffle=False, augment=None, generator=None, drop_last=False):
         self.torch, self.frames, self.batch_size = torch, frames, int(batch_size)
         self.shuffle, self.augment, self.generator, self.drop_last = shuffle, augment, generator, drop_last
 
@@ -74,12 +76,8 @@ class CachedLoader:
         order = order.to(frames.device)
         for b in range(len(self)):
             idx = order[b * self.batch_size:(b + 1) * self.batch_size]
+            images = frames.images[idx].float() / 255.0
             targets = frames.targets[idx].clone()
-            if self.augment:
-                from .batch_augment import augment_batch
-
-                images, targets[:, :2] = augment_batch(torch, frames.images[idx].float() / 255.0, targets[:, :2])
-                images = (images - frames.mean) / frames.std
-            else:
-                images = frames.normalised(frames.images[idx])
-            yield images, frames.cats[idx], targets
+            if self.augment is not None:
+                images, targets[:, :2] = augment_batch(torch, images, targets[:, :2], self.augment)
+            yield frames.normalised(images), frames.cats[idx], targets

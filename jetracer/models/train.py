@@ -263,7 +263,8 @@ def _train(torch, config, dist):
     train_idx, val_idx = _split(len(dataset), config.val_fraction, config.seed)
     if not train_idx:
         raise DataError("too few samples to train (%d): collect more" % len(dataset))
-    train_set = Subset(dataset.with_transform(Augment() if config.augment else None), train_idx)
+    augment = Augment() if config.augment else None  # the one set of ranges, for either loader
+    train_set = Subset(dataset.with_transform(augment), train_idx)
     val_set = Subset(dataset, val_idx[dist.rank::dist.world]) if val_idx else None
 
     model = build_model(arch, num_categories=len(outputs), pretrained=config.pretrained and start_state is None)
@@ -307,7 +308,7 @@ def _train(torch, config, dist):
 
         progress.line("decoding %d frames once into %s memory (--cache) ..." % (len(dataset), device))
         train_loader = CachedLoader(torch, DecodedFrames(torch, dataset, train_idx, device, workers=workers),
-                                    config.batch_size, shuffle=True, augment=config.augment, generator=generator,
+                                    config.batch_size, shuffle=True, augment=augment, generator=generator,
                                     drop_last=drop_last)
         val_loader = CachedLoader(torch, DecodedFrames(torch, dataset, val_idx, device, workers=workers),
                                   config.batch_size) if val_idx else None
