@@ -61,8 +61,8 @@ class Rig:
 
     ``sim``: the simulator (``wants_sim`` decides with the profile). ``world``: in the simulator,
     build the world (False: only the virtual bus with its chip twins, for the commands that only talk
-    to chips: stop, calibrate, battery, display). ``track``, ``seed``, ``randomize``, ``appearance``:
-    the world's (see :class:`~jetracer.sim.world.SimWorld`). ``car``, ``camera``: build them.
+    to chips: stop, calibrate, battery, display). ``track``, ``seed``, ``randomize``, ``appearance``,
+    ``tape_share``: the world's (see :class:`~jetracer.sim.world.SimWorld`). ``car``, ``camera``: build them.
     ``battery``: build the monitor (None: as the profile's ``[battery] enabled`` says).
     ``persistent_bus``: keep the simulated chips' registers in the runtime folder, so ``jetracer
     stop --sim`` reaches a simulated drive. ``display``: build the OLED status display (on the
@@ -78,11 +78,11 @@ class Rig:
     def __init__(self, profile: "Profile", sim: bool = False, world: bool = True, track: Optional[str] = None,
                  seed: int = 0, randomize: Optional[bool] = None, appearance: Any = None, car: bool = True,
                  camera: bool = True, battery: Optional[bool] = None, persistent_bus: bool = True,
-                 display: bool = False, optional: Iterable[str] = ()) -> None:
+                 display: bool = False, optional: Iterable[str] = (), tape_share: float = 0.0) -> None:
         self._empty(profile, wants_sim(profile, sim))
         self._optional = frozenset(optional)
         try:
-            self._build(world, track, seed, randomize, appearance, car, camera, battery, persistent_bus)
+            self._build(world, track, seed, randomize, appearance, car, camera, battery, persistent_bus, tape_share)
             if display:
                 self._build_display()
         except BaseException:
@@ -121,13 +121,13 @@ class Rig:
 
     def _build(self, world: bool, track: Optional[str], seed: int, randomize: Optional[bool],
                appearance: Any, car: bool, camera: bool, battery: Optional[bool],
-               persistent_bus: bool) -> None:
+               persistent_bus: bool, tape_share: float) -> None:
         profile = self.profile
         if self.sim and world:
             from .sim.world import SimWorld
 
             self.world = SimWorld(profile, track=track or profile.sim["track"], seed=seed, randomize=randomize,
-                                  persistent_bus=persistent_bus, appearance=appearance)
+                                  persistent_bus=persistent_bus, appearance=appearance, tape_share=tape_share)
             self._push("simulator", self.world.close)
             self.bus = self.world.bus
         elif self.sim:

@@ -77,8 +77,30 @@ def test_collect_is_deterministic_per_seed(tmp_path):
     assert labels[0] == labels[1]
 
 
+def test_tape_share_without_randomisation_is_one_usage_line(tmp_path, capsys):
+    out = tmp_path / "never"
+    assert main(["collect", "--sim", "--frames", "5", "--out", str(out), "--tape-share", "0.5", "--no-randomize"]) == 2
+    err = capsys.readouterr().err
+    assert "--no-randomize" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_collect_tape_share_changes_the_rooms_not_the_labels_and_says_so(tmp_path):
+    pictures = {}
+    for share in ("0", "1"):
+        out = tmp_path / share
+        assert main(["collect", "--sim", "--frames", "12", "--out", str(out), "--seed", "5",
+                     "--tape-share", share]) == 0
+        assert json.loads((out / "collect-oval-seed5.json").read_text())["tape_share"] == float(share)
+        samples = sorted(list_samples([out])[0], key=lambda s: (s.x, s.y))
+        pictures[share] = [np.asarray(Image.open(s.path), dtype=float) for s in samples]
+    # the expert drives the same episodes (same seed), so only the room differs: the pictures are new
+    assert np.mean([np.abs(a - b).mean() for a, b in zip(pictures["0"], pictures["1"])]) > 10
+
+
 @pytest.mark.parametrize("argv", [["--frames", "10", "--out", "x"], ["--sim", "--frames", "0", "--out", "x"],
-                                  ["--sim", "--frames", "10"]])
+                                  ["--sim", "--frames", "10"], ["--sim", "--frames", "10", "--out", "x",
+                                                                "--tape-share", "1.5"]])
 def test_bad_collect_arguments_exit_2(argv):
     with pytest.raises(SystemExit) as exc:
         main(["collect"] + argv)

@@ -6,7 +6,15 @@ import copy
 import numpy as np
 import pytest
 
-from jetracer.sim.appearance import FLOOR_KINDS, HELD_OUT_CELLS, held_out, held_out_names, is_held_out, sample_training
+from jetracer.sim.appearance import (
+    FLOOR_KINDS,
+    HELD_OUT_CELLS,
+    held_out,
+    held_out_names,
+    is_held_out,
+    is_tape_on_pale_floor,
+    sample_training,
+)
 from jetracer.sim.renderer import Renderer
 from jetracer.sim.track import Track
 
@@ -29,6 +37,50 @@ def test_training_draws_never_land_in_a_held_out_cell_and_cover_the_space():
     assert set(edges) == set(centres) == {"solid", "dashed", "none"}
     assert 500 < bare < 2000  # tape on a bare floor as well as painted roads
     assert len(cells) > 300
+
+
+#: (floor kind, floor colour, texture seed) of sample_training's first four rooms from default_rng(7), as drawn
+#: before the tape_share option existed: datasets collected then must still reproduce
+SEED_7_ROOMS = [("vinyl", (88, 72, 98), 775808659), ("concrete", (120, 127, 128), 919595976),
+                ("wood", (97, 130, 155), 1977997656), ("vinyl", (82, 95, 82), 1635158841)]
+
+
+def test_no_tape_share_draws_the_rooms_it_always_drew():
+    for share in (None, 0.0):
+        rng = np.random.default_rng(7)
+        rooms = [sample_training(rng) if share is None else sample_training(rng, share) for _ in range(4)]
+        assert [(a.floor["kind"], a.floor["color"], a.seed) for a in rooms] == SEED_7_ROOMS
+
+
+def test_tape_share_draws_more_bare_tape_rooms_and_still_no_held_out_one():
+    def share_of_tape(tape_share, n=2000):
+        rng = np.random.default_rng(1)
+        rooms = [sample_training(rng, tape_share) for _ in range(n)]
+        assert not any(is_held_out(a.cell) for a in rooms)
+        assert not any("purple" in (a.edge["family"], a.center["family"]) for a in rooms)
+        tape = [a for a in rooms if is_tape_on_pale_floor(a)]
+        return len(tape) / n, collections.Counter(a.floor["kind"] for a in tape)
+
+    base, _ = share_of_tape(0.0)
+    weighted, kinds = share_of_tape(0.3)
+    assert 0.03 < base < 0.15  # the kind exists without the option, rarely
+    assert abs(weighted - (0.3 + 0.7 * base)) < 0.04
+    assert set(kinds) == set(FLOOR_KINDS)  # every floor kind has a pale variant with tape on it
+    # the room is of the kind, and it stays held out however much of the kind is drawn
+    assert is_tape_on_pale_floor(held_out("wood-blue-tape")) and is_held_out(held_out("wood-blue-tape").cell)
+
+
+def test_a_world_with_all_tape_rooms_paints_only_tape_rooms():
+    from jetracer.sim.world import SimWorld
+
+    world = SimWorld(track="oval", randomize=True, seed=2, tape_share=1.0)
+    try:
+        for episode in range(8):  # what SimWorld.reset does for each new collect episode
+            world.renderer.reseed([2, episode])
+            app = world.renderer.appearance
+            assert is_tape_on_pale_floor(app) and not is_held_out(app.cell)
+    finally:
+        world.close()
 
 
 def test_every_held_out_room_is_in_the_held_out_partition():

@@ -168,12 +168,14 @@ _EPISODE_ENDS = (StopReason.DURATION, StopReason.REQUESTED, StopReason.ROAD_LOST
 
 
 def collect(out, frames, track="oval", seed=0, category=DEFAULT_CATEGORY, profile=None, lookahead_m=DEFAULT_LOOKAHEAD_M,
-            randomize=True, progress=None):
+            randomize=True, progress=None, tape_share=0.0):
     """Write ``frames`` labelled samples into ``out/category``; returns a summary dict.
 
-    Deterministic for a given seed. ``progress`` is a callable(done, total) or None. The car is
-    built by the :class:`~jetracer.rig.Rig` and driven by the :class:`~jetracer.drive.pilot.Pilot`, one
-    :meth:`~jetracer.drive.pilot.Pilot.run` per episode, like every other drive.
+    Deterministic for a given seed. ``tape_share``: the share of randomised rooms drawn as bare tape on a
+    pale floor (:func:`~jetracer.sim.appearance.sample_training`). ``progress`` is a callable(done, total)
+    or None. The car is built by the :class:`~jetracer.rig.Rig` and driven by the
+    :class:`~jetracer.drive.pilot.Pilot`, one :meth:`~jetracer.drive.pilot.Pilot.run` per episode, like every
+    other drive.
     """
     from ..errors import JetracerError
     from ..profile import load_profile
@@ -189,7 +191,7 @@ def collect(out, frames, track="oval", seed=0, category=DEFAULT_CATEGORY, profil
         profile or "sim", sim=True)
     rng = np.random.default_rng(seed)
     rig = Rig(profile, sim=True, track=track, seed=seed, randomize=randomize, camera=False, battery=False,
-              persistent_bus=False)
+              persistent_bus=False, tape_share=tape_share)
     t0 = time.monotonic()
     try:
         world = rig.world
@@ -213,7 +215,8 @@ def collect(out, frames, track="oval", seed=0, category=DEFAULT_CATEGORY, profil
         rig.close()
     summary = {"frames": collector.saved, "episodes": collector.episodes, "track": world.track.name,
                "seed": int(seed), "category": category, "recovery_frames": collector.recovering,
-               "lookahead_m": lookahead_m, "randomize": bool(randomize), "image_size": list(IMAGE_SIZE),
+               "lookahead_m": lookahead_m, "randomize": bool(randomize),
+               "tape_share": float(tape_share), "image_size": list(IMAGE_SIZE),
                "seconds": round(time.monotonic() - t0, 2)}
     atomic_write_bytes(out / ("collect-%s-seed%d.json" % (world.track.name, int(seed))),
                        (json.dumps(summary, indent=2) + "\n").encode())

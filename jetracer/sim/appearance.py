@@ -23,7 +23,8 @@ inside it; ``tests/test_sim_appearance.py`` checks both. The held-out rooms are 
 import colorsys
 
 __all__ = ["Appearance", "FLOOR_KINDS", "FAMILIES", "TRAINING_FAMILIES", "HELD_OUT_FAMILIES", "HELD_OUT_CELLS",
-           "HELD_OUT", "held_out", "held_out_names", "is_held_out", "sample_training", "plain"]
+           "HELD_OUT", "PALE_FLOOR_LUMA", "held_out", "held_out_names", "is_held_out", "is_tape_on_pale_floor",
+           "sample_training", "plain"]
 
 FLOOR_KINDS = ("wood", "carpet", "concrete", "tiles", "vinyl")
 MARK_STYLES = ("solid", "dashed", "none")
@@ -128,11 +129,32 @@ def _effects(rng):
     }
 
 
-def sample_training(rng, max_tries=1000):
-    """A random room for training; never a held-out cell (see the module docstring)."""
+#: a floor at least this light (BT.601 luma of its colour, 0-255) counts as pale for :func:`is_tape_on_pale_floor`
+PALE_FLOOR_LUMA = 128
+
+
+def is_tape_on_pale_floor(app):
+    """True for a room whose road is only edge tape on a light bare floor: no painted strip, no centre line.
+
+    The issue's failing room (a light wooden floor, coloured tape edges, no centre line) and the hardest kind
+    for a small network: little contrast between floor and road, and the two edges the only cue. About 6 % of
+    :func:`sample_training`'s unweighted draws; its ``tape_share`` draws more."""
+    return (app.road["color"] is None and app.edge["style"] != "none" and app.center["style"] == "none"
+            and _luma(app.floor["color"]) >= PALE_FLOOR_LUMA)
+
+
+def sample_training(rng, tape_share=0.0, max_tries=1000):
+    """A random room for training; never a held-out cell (see the module docstring).
+
+    ``tape_share``: the share of rooms drawn from the tape-on-a-pale-floor kind alone
+    (:func:`is_tape_on_pale_floor`). Those are drawn
+    from the same distribution, kept only when they are of the kind, so no new colour or cell appears, and
+    the held-out cells stay out. At 0 no extra random number is drawn: a seed gives the same room as before
+    the option existed, so existing datasets still reproduce."""
+    tape_only = tape_share > 0 and rng.random() < tape_share
     for _ in range(max_tries):
         app = _sample(rng)
-        if not is_held_out(app.cell):
+        if not is_held_out(app.cell) and (not tape_only or is_tape_on_pale_floor(app)):
             return app
     raise RuntimeError("could not draw a training appearance outside the held-out cells")  # pragma: no cover
 

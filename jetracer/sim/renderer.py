@@ -189,16 +189,17 @@ def _floor(cv2, rng, h, w, ppm, floor):
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
-def paint_track(track, px_per_m=200.0, margin_m=3.0, rng=None, appearance=None):
+def paint_track(track, px_per_m=200.0, margin_m=3.0, rng=None, appearance=None, tape_share=0.0):
     """Paint ``track`` top-down in ``appearance`` (an :class:`~jetracer.sim.appearance.Appearance`).
 
-    Without one: ``rng`` (a numpy Generator) draws a training room (domain randomisation), and with
-    neither the track file's own colours are painted on a plain floor."""
+    Without one: ``rng`` (a numpy Generator) draws a training room (domain randomisation; ``tape_share`` as
+    :func:`~jetracer.sim.appearance.sample_training` takes it), and with neither the track file's own colours
+    are painted on a plain floor."""
     from .appearance import plain, sample_training
 
     cv2 = _cv2()
     if appearance is None:
-        appearance = sample_training(rng) if rng is not None else plain(track)
+        appearance = sample_training(rng, tape_share) if rng is not None else plain(track)
     tex_rng = np.random.default_rng(appearance.seed)
     fx = appearance.effects
     xmin, ymin, xmax, ymax = track.bounds(margin_m)
@@ -329,13 +330,14 @@ class Renderer:
     ``camera_forward_m`` ahead of it. ``randomize`` turns on domain randomisation: every
     :meth:`reseed` draws a new training room (:func:`~jetracer.sim.appearance.sample_training`).
     ``appearance`` fixes the room instead (a held-out one, say); its per-frame effects (light
-    flicker, blur, noise) still follow the seed. ``self.camera`` is the camera as mounted in the
+    flicker, blur, noise) still follow the seed. ``tape_share``: more training rooms of bare tape on a pale
+    floor (:func:`~jetracer.sim.appearance.sample_training`). ``self.camera`` is the camera as mounted in the
     current room (height, pitch and field of view jittered), so labels projected through
     :meth:`project_many` match the frames.
     """
 
     def __init__(self, track, camera=None, camera_forward_m=0.2, randomize=False, seed=0, px_per_m=200.0,
-                 margin_m=3.0, max_range_m=30.0, appearance=None):
+                 margin_m=3.0, max_range_m=30.0, appearance=None, tape_share=0.0):
         self.cv2 = _cv2()
         self.track = track if isinstance(track, Track) else Track.load(track)
         self.base_camera = camera if isinstance(camera, CameraModel) else CameraModel.from_profile(camera or {})
@@ -343,6 +345,7 @@ class Renderer:
         self.camera_forward = float(camera_forward_m)
         self.randomize = bool(randomize) or appearance is not None
         self.fixed_appearance = appearance
+        self.tape_share = float(tape_share)
         self.px_per_m, self.margin_m = float(px_per_m), float(margin_m)
         self.max_range_m = float(max_range_m)
         self.floor, self.sees_floor = self.camera.floor_points(max_range_m)
@@ -365,7 +368,7 @@ class Renderer:
             return
         rng = self.rng
         self.texture = paint_track(self.track, self.px_per_m, self.margin_m, rng=rng,
-                                   appearance=self.fixed_appearance)
+                                   appearance=self.fixed_appearance, tape_share=self.tape_share)
         app = self.texture.appearance
         self.wall = tuple(int(v) for v in app.wall)
         self._set_camera(app)

@@ -45,11 +45,14 @@ class SimWorld:
     ``profile``: a Profile or profile name (default ``sim``). ``track``: a Track, built-in name,
     JSON path or ``random:SEED`` (default the profile's ``[sim] track``). ``randomize``: domain randomisation of the
     camera (default the profile's ``[sim] randomize``). ``appearance``: render one fixed room instead
-    (an :class:`~jetracer.sim.appearance.Appearance` or a held-out room's name). ``persistent_bus``: keep the PCA9685
+    (an :class:`~jetracer.sim.appearance.Appearance` or a held-out room's name). ``tape_share``: the share of
+    randomised rooms drawn as bare tape on a pale floor (see :func:`~jetracer.sim.appearance.sample_training`;
+    0, the default, draws them as before). ``persistent_bus``: keep the PCA9685
     registers in the runtime folder (``jetracer stop --sim`` can then reach them).
     """
 
-    def __init__(self, profile=None, track=None, seed=0, randomize=None, persistent_bus=False, appearance=None):
+    def __init__(self, profile=None, track=None, seed=0, randomize=None, persistent_bus=False, appearance=None,
+                 tape_share=0.0):
         self.profile = profile if isinstance(profile, Profile) else load_profile(profile or "sim", sim=True)
         sim = self.profile.sim
         self.sim = sim
@@ -70,7 +73,8 @@ class SimWorld:
         self.motor_pwm = self.bus.device(car["motor_i2c_address"]) if car["type"] == "waveshare" else None
         self.vehicle = Vehicle(sim)
         self.renderer = Renderer(self.track, self.profile.camera, camera_forward_m=sim["camera_forward_m"],
-                                 randomize=self.randomize, seed=self.seed, appearance=appearance)
+                                 randomize=self.randomize, seed=self.seed, appearance=appearance,
+                                 tape_share=tape_share)
         self.metrics = LapMetrics(self.track, sim["wheelbase_m"], sim["wheel_track_m"])
         self.battery = self._make_battery()
         self.time = 0.0
