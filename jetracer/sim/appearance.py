@@ -137,7 +137,7 @@ def is_tape_on_pale_floor(app):
     """True for a room whose road is only edge tape on a light bare floor: no painted strip, no centre line.
 
     The issue's failing room (a light wooden floor, coloured tape edges, no centre line) and the hardest kind
-    for a small network: little contrast between floor and road, and the two edges the only cue. About 6 % of
+    for a small network: little contrast between floor and road, and the two edges the only cue. About 8 % of
     :func:`sample_training`'s unweighted draws; its ``tape_share`` draws more."""
     return (app.road["color"] is None and app.edge["style"] != "none" and app.center["style"] == "none"
             and _luma(app.floor["color"]) >= PALE_FLOOR_LUMA)
@@ -147,10 +147,9 @@ def sample_training(rng, tape_share=0.0, max_tries=1000):
     """A random room for training; never a held-out cell (see the module docstring).
 
     ``tape_share``: the share of rooms drawn from the tape-on-a-pale-floor kind alone
-    (:func:`is_tape_on_pale_floor`). Those are drawn
-    from the same distribution, kept only when they are of the kind, so no new colour or cell appears, and
-    the held-out cells stay out. At 0 no extra random number is drawn: a seed gives the same room as before
-    the option existed, so existing datasets still reproduce."""
+    (:func:`is_tape_on_pale_floor`). Those come from the same distribution, kept only when they are of the
+    kind, so no new colour or cell appears, and the held-out cells stay out. At 0 no extra random number is
+    drawn: a seed gives the same room as before the option existed, so existing datasets still reproduce."""
     tape_only = tape_share > 0 and rng.random() < tape_share
     for _ in range(max_tries):
         app = _sample(rng)
