@@ -85,7 +85,7 @@ def test_tape_share_without_randomisation_is_one_usage_line(tmp_path, capsys):
     assert not out.exists()
 
 
-def test_collect_tape_share_changes_the_rooms_not_the_labels_and_says_so(tmp_path):
+def test_collect_tape_share_changes_the_pictures_and_records_the_share(tmp_path):
     pictures = {}
     for share in ("0", "1"):
         out = tmp_path / share
@@ -94,7 +94,7 @@ def test_collect_tape_share_changes_the_rooms_not_the_labels_and_says_so(tmp_pat
         assert json.loads((out / "collect-oval-seed5.json").read_text())["tape_share"] == float(share)
         samples = sorted(list_samples([out])[0], key=lambda s: (s.x, s.y))
         pictures[share] = [np.asarray(Image.open(s.path), dtype=float) for s in samples]
-    # the expert drives the same episodes (same seed), so only the room differs: the pictures are new
+    # same seed, same episodes: what differs is the room, so the pictures are new
     assert np.mean([np.abs(a - b).mean() for a, b in zip(pictures["0"], pictures["1"])]) > 10
 
 
