@@ -110,6 +110,7 @@ SCHEMA: Dict[str, Dict[str, Tuple[type, Any, str]]] = {
         "road_probe_every": (int, 4, "road monitor: probe the network every N frames (3 extra inferences each)"),
         "road_lost_at": (float, 0.7, "road monitor: suspicion 0-1 at which the car stops"),
         "speed_from_model": (bool, True, "take the throttle from the network when the model has a throttle output"),
+        "model_throttle_scale": (float, 1.0, "the network's throttle is multiplied by this, then limited"),
     },
     "battery": {
         "enabled": (bool, False, ""),
@@ -202,7 +203,8 @@ SAFETY_BOUNDS = {
             ("steering_min_pulse_us", 500.0, 2500.0), ("steering_max_pulse_us", 500.0, 2500.0),
             ("throttle_min_pulse_us", 500.0, 2500.0), ("throttle_max_pulse_us", 500.0, 2500.0)),
     "pilot": (("steering_gain", -5.0, 5.0), ("steering_bias", -1.0, 1.0), ("steering_kd", 0.0, 2.0),
-              ("throttle_min", 0.0, 1.0), ("stale_frame_s", 0.01, 1.0), ("watchdog_s", 0.05, 2.0)),
+              ("throttle_min", 0.0, 1.0), ("model_throttle_scale", 0.0, 3.0), ("stale_frame_s", 0.01, 1.0),
+              ("watchdog_s", 0.05, 2.0)),
     "other": (("camera", "stale_limit_s", 0.01, 2.0), ("teleop", "deadman_s", 0.05, 5.0),
               ("teleop", "max_throttle", 0.0, 1.0), ("battery", "unreadable_stop_s", 1.0, 600.0),
               ("sim", "lockstep_watchdog_s", 0.05, 60.0)),

@@ -107,6 +107,7 @@ def test_cli_unknown_profile_exit_2_no_traceback():
     ("car", "pwm_frequency", 5000.0, "24-1743 Hz"),
     ("pilot", "throttle", 1.5, "in \\[0, 1\\]"),
     ("pilot", "stale_frame_s", 0.0, "> 0"),
+    ("pilot", "model_throttle_scale", 5.0, "allowed 0 to 3"),
     ("battery", "critical_percent", 30.0, "below low_percent"),
     ("display", "height", 48, "32 or 64"),
 ])

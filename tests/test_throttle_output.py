@@ -69,15 +69,17 @@ def test_throttle_output_is_learned_and_drives_the_pilot(dots, tmp_path, bus, pc
                   stale_frame_s=0.2, speed_from_model=False)
     assert plain.process(frame)["throttle"] == pytest.approx(0.05)
 
+    # pilot.model_throttle_scale: the network's throttle scaled, then limited, as the ESC's pulse shows
+    from jetracer.drive.control import ControlLaw
 
-def test_old_dataset_without_sidecar_still_trains_and_throttle_asks_for_labels(tmp_path, capsys):
-    root = tmp_path / "old"
-    for x in range(30, 200, 10):
-        save_sample(root, "apex", _blob(x), x, 112)
-    assert main(["train", str(root), "--arch", "tiny", "--epochs", "1", "--out", str(tmp_path / "a.pth")]) == 0
-    _, meta = load_model(tmp_path / "a.pth")
-    assert meta["categories"] == ["apex"] and not meta.get("throttle_output")
-    capsys.readouterr()
-    assert main(["train", str(root), "--arch", "tiny", "--epochs", "1", "--throttle",
-                 "--out", str(tmp_path / "b.pth")]) != 0
-    assert "throttle label" in capsys.readouterr().err
+    car = NvidiaRacecar(i2c=bus)
+    pulses, recs = [], []
+    for scale in (1.0, 0.5):
+        scaled = Pilot(car, camera, engine=engine, clock=clock, mode="auto", stale_frame_s=0.2,
+                       law=ControlLaw(model_throttle_scale=scale))
+        recs.append(scaled.process(frame))
+        pulses.append(pca.pulse_us(car.throttle_channel) - 1500.0)
+    assert recs[1]["throttle"] == pytest.approx(min(recs[1]["model_throttle"] * 0.5, limit), abs=1e-4)
+    assert recs[1]["throttle"] < recs[0]["throttle"] - 0.05
+    # the pulse's distance from neutral follows the scaled throttle (to the chip's tick)
+    assert pulses[1] == pytest.approx(pulses[0] * recs[1]["throttle"] / recs[0]["throttle"], abs=2 * pca.tick_us)

@@ -108,6 +108,9 @@ def add_arguments(parser):
     parser.add_argument("--mode", choices=MODES,
                         help="start mode (default: the profile's pilot.mode)")
     parser.add_argument("--throttle", type=number_in(float, 0.0, 1.0), help="override the profile's pilot throttle")
+    parser.add_argument("--model-throttle-scale", type=number_in(float, 0.0, 3.0), metavar="S",
+                        help="multiply a network's own throttle output by S, under the forward limit "
+                             "(override the profile's pilot.model_throttle_scale)")
     parser.add_argument("--backend", default=None,
                         help="inference backend (auto, torch, onnxruntime, tensorrt); with a .pth model and a "
                              "backend other than torch, an engine is built once (parity-checked) and cached")
@@ -136,6 +139,8 @@ def run(args):
         check_output_file(args.metrics_json, "--metrics-json")
     if args.throttle is not None:
         profile.pilot["throttle"] = args.throttle
+    if args.model_throttle_scale is not None:
+        profile.pilot["model_throttle_scale"] = args.model_throttle_scale
     lock = _lock_the_car(profile, wants_sim(profile, options.sim))
     try:
         session = DriveSession(profile, options)

@@ -19,7 +19,7 @@ from ..profile import defaults
 __all__ = ["ControlLaw", "steering_from_x", "x_from_steering"]
 
 _LAW_KEYS = ("steering_gain", "steering_bias", "steering_kd", "throttle", "throttle_mode", "throttle_min",
-             "throttle_x_slowdown", "throttle_forward_limit", "throttle_reverse_limit")
+             "throttle_x_slowdown", "throttle_forward_limit", "throttle_reverse_limit", "model_throttle_scale")
 
 
 #: the profile schema's [pilot] defaults: every default of the law
@@ -49,7 +49,8 @@ class ControlLaw:
                  throttle_mode=_PILOT["throttle_mode"], throttle_min=_PILOT["throttle_min"],
                  throttle_x_slowdown=_PILOT["throttle_x_slowdown"],
                  throttle_forward_limit=_PILOT["throttle_forward_limit"],
-                 throttle_reverse_limit=_PILOT["throttle_reverse_limit"]):
+                 throttle_reverse_limit=_PILOT["throttle_reverse_limit"],
+                 model_throttle_scale=_PILOT["model_throttle_scale"]):
         self.steering_gain = steering_gain
         self.steering_bias = steering_bias
         self.steering_kd = steering_kd
@@ -59,6 +60,7 @@ class ControlLaw:
         self.throttle_x_slowdown = throttle_x_slowdown
         self.throttle_forward_limit = throttle_forward_limit
         self.throttle_reverse_limit = throttle_reverse_limit
+        self.model_throttle_scale = model_throttle_scale
         self.reset()
 
     @classmethod
@@ -81,6 +83,11 @@ class ControlLaw:
 
     def limit_throttle(self, value):
         return _clip(value, -abs(self.throttle_reverse_limit), abs(self.throttle_forward_limit))
+
+    def throttle_from_model(self, value):
+        """Throttle for a network's own throttle output: scaled by ``model_throttle_scale``, then
+        limited like every other throttle."""
+        return self.limit_throttle(value * self.model_throttle_scale)
 
     def throttle_for(self, x, y):
         """Throttle for a target at (x, y): constant, or slower for sharp or near targets."""

@@ -106,7 +106,7 @@ class ModelPolicy:
         self.record = rec
         steering = self.law.steering(x, frame.timestamp)
         if model_throttle is not None and math.isfinite(model_throttle):
-            throttle = self.law.limit_throttle(model_throttle)
+            throttle = self.law.throttle_from_model(model_throttle)
             rec["model_throttle"] = round(model_throttle, 4)
         else:
             throttle = self.law.throttle_for(x, y)
