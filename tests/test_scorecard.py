@@ -47,3 +47,15 @@ def test_a_missing_model_or_a_bad_shape_is_one_line_before_any_drive(args, words
     assert main(args) == 2
     captured = capsys.readouterr()
     assert words in captured.err and len(captured.err.strip().splitlines()) == 1 and not captured.out
+
+
+def test_validation_drives_each_shape_in_its_seeds_random_room_and_sums_up(capsys):
+    from jetracer.models.scorecard import VALIDATION_SHAPES, summary
+
+    assert "radial:9101" in VALIDATION_SHAPES and "random:9001" in VALIDATION_SHAPES
+    rows = score(str(MODEL), laps=1, shapes=["radial:9101"], backend="torch", validation=True)
+    assert [(r["shape"], r["room"]) for r in rows] == [("radial:9101", "random-9101")]
+    assert rows[0]["racer_lap_s"] > 0 and rows[0]["stop_reason"] == "laps"
+    line = summary(rows, laps=1, bar=100.0)
+    assert line.startswith("1 of 1 runs within 100.00x") and "over the 1 completed" in line
+    assert summary(rows, laps=1, bar=0.5).startswith("0 of 1 runs")

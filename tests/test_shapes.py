@@ -1,5 +1,6 @@
-"""Procedural track shapes (`--track random:SEED`): every seed gives one drivable track, the same on every
-run, the racer laps one, collection takes them, and a bad seed is one line."""
+"""Procedural track shapes (`--track random:SEED`, and the radial validation family `radial:SEED`): every
+seed gives one drivable track, the same on every run, the racer laps one, collection takes them, and a bad
+seed is one line."""
 
 import json
 import math
@@ -43,6 +44,35 @@ def _longest_run(mask):
     return min(best, len(mask))
 
 
+def test_radial_seeds_give_drivable_sweeper_outlines_unlike_the_polygons():
+    # the validation family: outlines of the held-out shapes' kind (no long straight), not the polygons
+    lengths, turns, longest_straight, shapes = [], [], [], set()
+    for seed in range(100):
+        track = Track.load("radial:%d" % seed)
+        assert track.name == "radial-%d" % seed
+        extent = track.xy.max(axis=0) - track.xy.min(axis=0)
+        assert extent.max() < 14.0
+        lengths.append(track.length)
+        shapes.add(track.points.round(3).tobytes())
+        turns.append(math.copysign(1.0, float(np.sum(track.curvature * track._seg_len))))
+        longest_straight.append(_longest_run(np.abs(track.curvature) < 0.05) * 0.02)
+        # set off on its straightest part (an outline of sweepers may have no straight at all)
+        assert np.mean(np.abs(track.curvature[:15])) <= np.median(np.abs(track.curvature))
+    assert len(shapes) == 100
+    assert 10.0 < min(lengths) and max(lengths) < 30.0
+    assert 25 < turns.count(1.0) < 75
+    polygons = [_longest_run(np.abs(Track.load("random:%d" % s).curvature) < 0.05) * 0.02 for s in range(100)]
+    assert np.median(longest_straight) < 0.5 * np.median(polygons)
+
+
+def test_the_polygon_family_is_the_one_earlier_datasets_were_collected_on():
+    # adding the radial family must not move a random:SEED shape (the recipes' data would change)
+    a = random_track_data(7)
+    assert a["width_m"] == 1.015 and len(a["centerline"]) == 294 and a["centerline"][100] == [2.3663, 2.1007]
+    assert random_track_data("random:7") == a
+    assert random_track_data("radial:7")["centerline"] != a["centerline"]
+
+
 def test_the_same_seed_is_the_same_track_and_another_seed_is_not():
     a, b, c = random_track_data(7), random_track_data(7), random_track_data(8)
     assert a == b
@@ -69,7 +99,8 @@ def test_collection_splits_frames_over_procedural_shapes_with_speed_labels(tmp_p
 
 
 @pytest.mark.parametrize("spec, words", [("random:abc", "whole number"), ("random:-3", ">= 0"),
-                                         ("random:", "whole number"), ("random:1.5", "whole number")])
+                                         ("random:", "whole number"), ("random:1.5", "whole number"),
+                                         ("radial:x", "whole number"), ("radial:-1", ">= 0")])
 def test_a_bad_seed_is_one_line_and_exit_2(spec, words, capsys):
     assert main(["drive", "--sim", "--pilot", "racer", "--track", spec, "--laps", "1"]) == 2
     err = capsys.readouterr().err.strip()

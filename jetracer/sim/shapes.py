@@ -11,16 +11,24 @@ radial (Fourier) outlines of the held-out shapes in ``models/heldout/``, so no s
 them. A seed whose polygon cannot be rounded into a drivable track (a corner tighter than the car
 can turn, the road passing too close to itself) moves on to the next candidate of the same
 seed's random stream, so every seed gives one track, the same one on every machine.
+
+``radial:SEED`` is the other family, for validation: a radial outline ``r(theta) = R (1 + sum of
+harmonics 2-4)``, the held-out shapes' kind (no straights; long sweepers of changing radius, where a
+network's speed falls short). No recipe collects on it, so a setting chosen on ``radial:`` shapes is
+chosen on shapes of the held-out kind without looking at the held-out ones (fixed files that random
+coefficients do not reproduce).
 """
 
 import math
 
 import numpy as np
 
-__all__ = ["RANDOM_PREFIX", "is_random_spec", "random_track", "random_track_data"]
+__all__ = ["RANDOM_PREFIX", "RADIAL_PREFIX", "is_random_spec", "random_track", "random_track_data"]
 
 #: ``random:17`` names the procedural shape of seed 17
 RANDOM_PREFIX = "random:"
+#: ``radial:17`` names the radial-outline (validation) shape of seed 17
+RADIAL_PREFIX = "radial:"
 
 _STEP_M = 0.05  # centreline sampling
 _CORNERS = (4, 8)  # polygon corners, [low, high)
@@ -30,55 +38,91 @@ _MIN_ARC_RADIUS_M = 0.7  # a corner squeezed tighter than this is redrawn (the v
 _WIDTH_M = (0.9, 1.15)
 _STREAM = 0x7261636B  # "rack": keeps these draws apart from any other use of the same seed
 _ATTEMPTS = 200
+_RADIUS_M = (2.4, 3.4)  # radial outlines: mean radius
+_HARMONICS = {2: 0.25, 3: 0.16, 4: 0.09}  # radial outlines: harmonic k's largest relative amplitude
+_RADIAL_STREAM = 0x72616469  # "radi"
 
 
 def is_random_spec(text):
-    """Whether a ``--track`` argument names a procedural shape."""
-    return str(text).startswith(RANDOM_PREFIX)
+    """Whether a ``--track`` argument names a procedural shape (``random:SEED`` or ``radial:SEED``)."""
+    return str(text).startswith((RANDOM_PREFIX, RADIAL_PREFIX))
 
 
-def random_track(seed, wheelbase_m=None, max_steer_deg=None):
-    """The :class:`~jetracer.sim.track.Track` of procedural shape ``seed`` (see :func:`random_track_data`)."""
-    return _draw(seed, wheelbase_m, max_steer_deg)[1]
+def random_track(spec, wheelbase_m=None, max_steer_deg=None):
+    """The :class:`~jetracer.sim.track.Track` of a procedural shape: ``random:SEED``, ``radial:SEED``,
+    or a bare seed for ``random:`` (see :func:`random_track_data`)."""
+    return _draw(spec, wheelbase_m, max_steer_deg)[1]
 
 
-def random_track_data(seed, wheelbase_m=None, max_steer_deg=None):
-    """The track dict (as :class:`~jetracer.sim.track.Track` takes it) of procedural shape ``seed``,
-    drivable by a car of ``wheelbase_m`` and ``max_steer_deg`` (default: the profile schema's
-    simulated car). The same seed and car give the same track; a car that turns wider may skip a
-    candidate the default car takes, and so get another track for that seed.
+def random_track_data(spec, wheelbase_m=None, max_steer_deg=None):
+    """The track dict (as :class:`~jetracer.sim.track.Track` takes it) of procedural shape ``spec``
+    (``random:SEED``, ``radial:SEED``, or a bare seed for ``random:``), drivable by a car of
+    ``wheelbase_m`` and ``max_steer_deg`` (default: the profile schema's simulated car). The same
+    seed and car give the same track; a car that turns wider may skip a candidate the default car
+    takes, and so get another track for that seed.
 
     Raises :class:`~jetracer.errors.TrackError` for a seed that is not a whole number >= 0.
     """
-    return _draw(seed, wheelbase_m, max_steer_deg)[0]
+    return _draw(spec, wheelbase_m, max_steer_deg)[0]
 
 
-def _draw(seed, wheelbase_m, max_steer_deg, attempts=_ATTEMPTS):
-    """``(data, track)`` of the first candidate of ``seed``'s stream that the validator accepts."""
+def _draw(spec, wheelbase_m, max_steer_deg, attempts=_ATTEMPTS):
+    """``(data, track)`` of the first candidate of the seed's stream that the validator accepts."""
     from ..errors import TrackError
     from .track import Track
 
+    text = str(spec)
+    prefix = RADIAL_PREFIX if text.startswith(RADIAL_PREFIX) else RANDOM_PREFIX
+    family = prefix.rstrip(":")
+    seed = text[len(prefix):] if text.startswith(prefix) else spec
     try:
         seed = int(seed)
     except (TypeError, ValueError):
-        raise TrackError("a random track is random:SEED with SEED a whole number, got %r" % (seed,)) from None
+        raise TrackError("a %s track is %sSEED with SEED a whole number, got %r" % (family, prefix, seed)) from None
     if seed < 0:
-        raise TrackError("a random track's seed must be >= 0, got %d" % seed)
-    rng = np.random.default_rng([seed, _STREAM])
-    name = "random-%d" % seed
+        raise TrackError("a %s track's seed must be >= 0, got %d" % (family, seed))
+    radial = prefix == RADIAL_PREFIX
+    rng = np.random.default_rng([seed, _RADIAL_STREAM if radial else _STREAM])
     for _ in range(attempts):
-        centerline = _rounded_polygon(rng)
+        centerline = _radial_outline(rng) if radial else _rounded_polygon(rng)
         if centerline is None:
             continue
-        data = {"name": name, "width_m": round(float(rng.uniform(*_WIDTH_M)), 3),
-                "description": "procedural shape (jetracer.sim.shapes), seed %d" % seed,
+        data = {"name": "%s-%d" % (family, seed), "width_m": round(float(rng.uniform(*_WIDTH_M)), 3),
+                "description": "procedural %sshape (jetracer.sim.shapes), seed %d" % (
+                    "radial " if radial else "", seed),
                 "centerline": [[round(float(x), 4), round(float(y), 4)] for x, y in centerline]}
         try:
-            track = Track(data, where="random:%d" % seed, wheelbase_m=wheelbase_m, max_steer_deg=max_steer_deg)
+            track = Track(data, where="%s%d" % (prefix, seed), wheelbase_m=wheelbase_m, max_steer_deg=max_steer_deg)
         except TrackError:
             continue
         return data, track
-    raise TrackError("random:%d: no drivable shape in %d candidates" % (seed, attempts))  # never seen in practice
+    raise TrackError("%s%d: no drivable shape in %d candidates" % (prefix, seed, attempts))  # never seen in practice
+
+
+def _radial_outline(rng):
+    """An (N, 2) centreline ``r(theta) = R (1 + sum_k a_k cos(k theta + phase_k))``, sampled every
+    ~``_STEP_M`` and started at its straightest point; None when it dents too deep."""
+    radius = rng.uniform(*_RADIUS_M)
+    theta = np.linspace(0.0, 2 * math.pi, 4096, endpoint=False)
+    r = np.ones_like(theta)
+    for k, top in _HARMONICS.items():
+        r += rng.uniform(0.0, top) * np.cos(k * theta + rng.uniform(0.0, 2 * math.pi))
+    if r.min() < 0.45:
+        return None
+    pts = radius * np.stack([r * np.cos(theta), r * np.sin(theta)], axis=1)
+    if rng.random() < 0.5:  # clockwise half the time
+        pts = pts[::-1]
+    seg = np.hypot(*(np.roll(pts, -1, axis=0) - pts).T)
+    s = np.concatenate([[0.0], np.cumsum(seg)])
+    even = np.arange(0.0, s[-1], _STEP_M)
+    closed = np.vstack([pts, pts[:1]])
+    pts = np.stack([np.interp(even, s, closed[:, 0]), np.interp(even, s, closed[:, 1])], axis=1)
+    d1 = np.roll(pts, -1, axis=0) - np.roll(pts, 1, axis=0)
+    heading = np.unwrap(np.arctan2(d1[:, 1], d1[:, 0]))
+    turn = np.abs(np.gradient(heading))
+    smooth = np.convolve(np.concatenate([turn[-20:], turn, turn[:20]]), np.ones(41) / 41, mode="valid")
+    pts = np.roll(pts, -int(np.argmin(smooth)), axis=0)
+    return pts - pts[0]
 
 
 def _rounded_polygon(rng):

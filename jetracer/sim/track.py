@@ -141,20 +141,20 @@ class Track:
     @classmethod
     def load(cls, name_or_path, wheelbase_m=None, max_steer_deg=None):
         """A built-in track by name (``oval``), a JSON file by path, or a procedural shape
-        (``random:SEED``, see :mod:`jetracer.sim.shapes`)."""
+        (``random:SEED`` or ``radial:SEED``, see :mod:`jetracer.sim.shapes`)."""
         from .shapes import is_random_spec, random_track
 
         if isinstance(name_or_path, Track):
             return name_or_path
         text = str(name_or_path)
         if is_random_spec(text):
-            return random_track(text.split(":", 1)[1], wheelbase_m=wheelbase_m, max_steer_deg=max_steer_deg)
+            return random_track(text, wheelbase_m=wheelbase_m, max_steer_deg=max_steer_deg)
         path = Path(text)
         if not (path.suffix == ".json" or "/" in text or "\\" in text):
             path = TRACKS_DIR / (text + ".json")
             if not path.is_file():
                 raise TrackError("no built-in track named %r (built-in: %s; or pass a .json path, or "
-                                 "random:SEED)" % (text, ", ".join(cls.builtin_names())))
+                                 "random:SEED, radial:SEED)" % (text, ", ".join(cls.builtin_names())))
         try:
             raw = path.read_text(encoding="utf-8")
         except OSError as exc:
