@@ -50,3 +50,13 @@ def test_fast_model_laps_a_held_out_shape_within_115_percent_of_the_racers_time(
     fast = _drive(tmp_path, "fast", ["--engine", str(MODEL), "--backend", "torch", "--track", kidney])
     assert fast["off_track_events"] == 0
     assert min(fast["lap_times_s"]) <= 1.15 * min(racer["lap_times_s"])
+
+
+def test_model_throttle_scale_flag_slows_the_network_down(tmp_path):
+    # --model-throttle-scale reaches the pilot: the same network at 0.8 of its own throttle laps slower
+    # than at the sim profile's scale, and still cleanly
+    args = ["--engine", str(MODEL), "--backend", "torch", "--track", "oval"]
+    usual = _drive(tmp_path, "usual", args)
+    slower = _drive(tmp_path, "slower", args + ["--model-throttle-scale", "0.8"])
+    assert slower["off_track_events"] == 0
+    assert min(slower["lap_times_s"]) > 1.1 * min(usual["lap_times_s"])
