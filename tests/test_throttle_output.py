@@ -83,3 +83,16 @@ def test_throttle_output_is_learned_and_drives_the_pilot(dots, tmp_path, bus, pc
     assert recs[1]["throttle"] < recs[0]["throttle"] - 0.05
     # the pulse's distance from neutral follows the scaled throttle (to the chip's tick)
     assert pulses[1] == pytest.approx(pulses[0] * recs[1]["throttle"] / recs[0]["throttle"], abs=2 * pca.tick_us)
+
+
+def test_old_dataset_without_sidecar_still_trains_and_throttle_asks_for_labels(tmp_path, capsys):
+    root = tmp_path / "old"
+    for x in range(30, 200, 10):
+        save_sample(root, "apex", _blob(x), x, 112)
+    assert main(["train", str(root), "--arch", "tiny", "--epochs", "1", "--out", str(tmp_path / "a.pth")]) == 0
+    _, meta = load_model(tmp_path / "a.pth")
+    assert meta["categories"] == ["apex"] and not meta.get("throttle_output")
+    capsys.readouterr()
+    assert main(["train", str(root), "--arch", "tiny", "--epochs", "1", "--throttle",
+                 "--out", str(tmp_path / "b.pth")]) != 0
+    assert "throttle label" in capsys.readouterr().err
